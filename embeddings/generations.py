@@ -1,0 +1,197 @@
+"""Immutable index generations and the atomic pointer to the current one.
+
+Layout under the index folder::
+
+    CURRENT              name of the serving generation (replaced atomically)
+    gen-000007/          manifest.json, dense.faiss, keyword/  (never changed once named)
+    .tmp-gen-000008-PID/ a generation being written; ignored and cleaned up if left behind
+
+A generation folder is written completely under a temporary name, flushed to disk, renamed,
+and only then does CURRENT point at it, so a kill at any moment leaves a complete
+generation serving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from embeddings.errors import IndexError_
+
+_GEN = re.compile(r"^gen-(\d{6})$")
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """What made a generation: checked on every load (invariant: the index knows its model)."""
+
+    model: str
+    dimension: int
+    normalized: bool
+    embed_title: bool
+    chunker: dict[str, int]
+    passages: int
+    index_type: str
+    created_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    )
+    backend: str = "torch"
+    format_version: int = FORMAT_VERSION
+    index_params: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except FileNotFoundError as err:
+            raise IndexError_(
+                f"the index manifest {path} is missing; run `steward reindex` to rebuild the index"
+            ) from err
+        except (ValueError, TypeError) as err:
+            raise IndexError_(
+                f"the index manifest {path} is damaged ({err}); run `steward reindex`"
+            ) from err
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file under ``path`` (and the folders) to disk."""
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(root))
+
+
+class Generations:
+    """The generations under one index folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def pointer(self) -> Path:
+        return self.root / "CURRENT"
+
+    def current_name(self) -> str | None:
+        try:
+            name = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        if not _GEN.match(name) or not (self.root / name).is_dir():
+            raise IndexError_(
+                f"{self.pointer} names {name!r}, which is not a generation on disk; "
+                "run `steward reindex` to rebuild the index"
+            )
+        return name
+
+    def current(self) -> Path | None:
+        name = self.current_name()
+        return self.root / name if name else None
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if _GEN.match(p.name) and p.is_dir())
+
+    def _next_number(self) -> int:
+        numbers = [int(_GEN.match(n).group(1)) for n in self.names()]  # type: ignore[union-attr]
+        return max(numbers, default=0) + 1
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer at a time (a second ingest waits for the first)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def new(self) -> Iterator[Path]:
+        """A folder to write a generation into; published when the block ends without error.
+
+        Must be used while holding :meth:`lock`.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{self._next_number():06d}"
+        tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            yield tmp
+            fsync_tree(tmp)
+            final = self.root / name
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+            self._point_to(name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _point_to(self, name: str) -> None:
+        tmp = self.root / f".CURRENT.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.pointer)
+        _fsync_dir(self.root)
+
+    def cleanup(self, keep: int = 2) -> list[str]:
+        """Remove leftovers of interrupted writes and all but the newest ``keep`` generations."""
+        removed = []
+        current = self.current_name()
+        for path in self.root.glob(".tmp-gen-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if not pid.isdigit() or not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        names = self.names()
+        for name in names[: max(0, len(names) - max(keep, 1))]:
+            if name != current:
+                shutil.rmtree(self.root / name, ignore_errors=True)
+                removed.append(name)
+        return removed
+
+    def disk_bytes(self) -> int:
+        if not self.root.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

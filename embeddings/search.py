@@ -1,0 +1,245 @@
+"""Hybrid search: dense and BM25 candidates fused, filtered, diversified, recency-aware.
+
+The serving side reads the current generation and notices a new one (from a CLI ingest or
+an admin command in another process) with one ``stat`` per search, so the bot picks up new
+bulletins without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus.store import DocumentInfo, Filters, Store
+from corpus.types import Passage
+from embeddings.dense import DenseIndex
+from embeddings.encoder import Encoder
+from embeddings.errors import IndexError_
+from embeddings.generations import Generations, Manifest
+from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, check_manifest
+from embeddings.keyword import KeywordIndex
+
+log = logging.getLogger(__name__)
+
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    fusion: str = "rrf"
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100
+    max_per_document: int = 2
+    # Two passages from different documents at least this similar "say the same thing":
+    # the newer document then ranks first. 1.0 turns the rule off.
+    recency_similarity: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"search.fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}")
+        if self.candidates < 1:
+            raise ValueError("search.candidates must be at least 1")
+
+
+@dataclass
+class Hit:
+    passage: Passage
+    document: DocumentInfo
+    score: float  # the fused score that ranked it
+    dense: float  # cosine between question and passage vectors
+    keyword: float  # BM25 score (0 when the passage has none of the question's words)
+    vector: np.ndarray
+
+
+@dataclass
+class LoadedGeneration:
+    name: str
+    manifest: Manifest
+    dense: DenseIndex
+    keyword: KeywordIndex
+
+
+def load_generation(folder: Path, settings: IndexSettings, mmap: bool = True) -> LoadedGeneration:
+    manifest = Manifest.read(folder / "manifest.json")
+    check_manifest(manifest, settings)
+    dense = DenseIndex.load(folder / DENSE_FILE, mmap=mmap)
+    try:
+        keyword = KeywordIndex.load(folder / KEYWORD_DIR, mmap=mmap)
+    except (OSError, ValueError, KeyError) as err:
+        raise IndexError_(
+            f"the keyword index in {folder} is damaged or missing ({err}); run `steward reindex`"
+        ) from err
+    if dense.size != manifest.passages:
+        raise IndexError_(
+            f"the index in {folder} holds {dense.size} vectors but its manifest says "
+            f"{manifest.passages}; run `steward reindex`"
+        )
+    return LoadedGeneration(folder.name, manifest, dense, keyword)
+
+
+class Searcher:
+    def __init__(
+        self,
+        store: Store,
+        generations: Generations,
+        encoder: Encoder,
+        index_settings: IndexSettings,
+        settings: SearchSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.generations = generations
+        self.encoder = encoder
+        self.index_settings = index_settings
+        self.settings = settings or SearchSettings()
+        self._loaded: LoadedGeneration | None = None
+        self._lock = threading.Lock()
+
+    # -- generations -----------------------------------------------------------------------
+
+    @property
+    def generation(self) -> LoadedGeneration:
+        self.refresh()
+        if self._loaded is None:
+            raise IndexError_("there is no index yet; run `steward ingest PATH` first")
+        return self._loaded
+
+    def refresh(self) -> bool:
+        """Load the current generation if it changed; True when a new one was loaded."""
+        name = self.generations.current_name()
+        if name is None or (self._loaded is not None and self._loaded.name == name):
+            return False
+        with self._lock:
+            if self._loaded is not None and self._loaded.name == name:
+                return False
+            loaded = load_generation(self.generations.root / name, self.index_settings)
+            if loaded.manifest.dimension != self.encoder.dimension:
+                raise IndexError_(
+                    f"the index has {loaded.manifest.dimension}-dimensional vectors but the model "
+                    f"gives {self.encoder.dimension}; run `steward reindex`"
+                )
+            self._loaded = loaded
+            log.info("serving index generation %s (%d passages)", name, loaded.dense.size)
+            return True
+
+    # -- searching -------------------------------------------------------------------------
+
+    def encode_query(self, query: str) -> np.ndarray:
+        prefix = self.index_settings.encoder.query_prefix
+        return self.encoder.encode([prefix + query])[0]
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        diversify: bool = True,
+        query_vector: np.ndarray | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The best ``limit`` passages for ``query``; ``mode`` is hybrid, dense or keyword."""
+        gen = self.generation
+        qvec = self.encode_query(query) if query_vector is None else query_vector
+        k = max(self.settings.candidates, limit * 3)
+        allowed_dense = allowed_kw = None
+        if filters is not None and filters.active():
+            allowed = self.store.vids_matching(filters)
+            allowed_dense = np.fromiter(allowed, np.int64, len(allowed))
+            allowed_kw = gen.keyword.mask_for(allowed)
+        ranked_lists: list[tuple[np.ndarray, np.ndarray, float]] = []
+        keyword: dict[int, float] = {}
+        if mode in ("hybrid", "dense"):
+            vids, scores = gen.dense.search(qvec, k, allowed_dense)
+            ranked_lists.append((vids, scores, self.settings.dense_weight))
+        if mode in ("hybrid", "keyword"):
+            vids, scores = gen.keyword.search(query, k, allowed_kw)
+            ranked_lists.append((vids, scores, self.settings.keyword_weight))
+            keyword = dict(zip(vids.tolist(), scores.tolist(), strict=True))
+        fused = self._fuse(ranked_lists) if mode == "hybrid" else _single(ranked_lists[0])
+        return self._hits(gen, qvec, fused, keyword, limit, diversify)
+
+    def _fuse(self, lists: Sequence[tuple[np.ndarray, np.ndarray, float]]) -> list[tuple[int, float]]:
+        scores: dict[int, float] = {}
+        if self.settings.fusion == "rrf":
+            for vids, _s, weight in lists:
+                for rank, vid in enumerate(vids.tolist()):
+                    scores[vid] = scores.get(vid, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+        else:  # convex: min-max normalised scores, weighted sum
+            for vids, raw, weight in lists:
+                if not len(vids):
+                    continue
+                lo, hi = float(raw.min()), float(raw.max())
+                span = hi - lo or 1.0
+                for vid, s in zip(vids.tolist(), raw.tolist(), strict=True):
+                    scores[vid] = scores.get(vid, 0.0) + weight * (s - lo) / span
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _hits(
+        self,
+        gen: LoadedGeneration,
+        qvec: np.ndarray,
+        fused: list[tuple[int, float]],
+        keyword: dict[int, float],
+        limit: int,
+        diversify: bool,
+    ) -> list[Hit]:
+        passages = self.store.passages_by_vid(v for v, _ in fused)
+        docs: dict[str, DocumentInfo | None] = {}
+        per_doc: dict[str, int] = {}
+        hits: list[Hit] = []
+        for vid, score in fused:
+            passage = passages.get(vid)
+            if passage is None:  # removed from the store since this generation was written
+                continue
+            if passage.doc_id not in docs:
+                docs[passage.doc_id] = self.store.document_info(passage.doc_id)
+            document = docs[passage.doc_id]
+            if document is None:
+                continue
+            if diversify and per_doc.get(passage.doc_id, 0) >= self.settings.max_per_document:
+                continue
+            per_doc[passage.doc_id] = per_doc.get(passage.doc_id, 0) + 1
+            vector = gen.dense.vectors([vid])[0]
+            hits.append(
+                Hit(passage, document, float(score), float(vector @ qvec), keyword.get(vid, 0.0), vector)
+            )
+            if len(hits) >= limit * 2:
+                break
+        return _prefer_recent(hits, self.settings.recency_similarity)[:limit]
+
+
+def _single(ranked: tuple[np.ndarray, np.ndarray, float]) -> list[tuple[int, float]]:
+    vids, scores, _w = ranked
+    return list(zip(vids.tolist(), scores.tolist(), strict=True))
+
+
+def _prefer_recent(hits: list[Hit], threshold: float) -> list[Hit]:
+    """Move a newer near-duplicate ahead of an older one it nearly repeats."""
+    if threshold >= 1.0:
+        return hits
+    ordered = list(hits)
+    i = 0
+    while i < len(ordered):
+        older = ordered[i]
+        for j in range(i + 1, len(ordered)):
+            newer = ordered[j]
+            if (
+                newer.document.doc_id != older.document.doc_id
+                and newer.document.date
+                and older.document.date
+                and newer.document.date > older.document.date
+                and float(newer.vector @ older.vector) >= threshold
+            ):
+                ordered.insert(i, ordered.pop(j))
+                break
+        else:
+            i += 1
+            continue
+        i += 1
+    return ordered
