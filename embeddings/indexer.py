@@ -148,8 +148,8 @@ class Indexer:
             dense.save(folder / DENSE_FILE)
             keyword.save(folder / KEYWORD_DIR)
             (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
-            name = folder.name.split("-", 1)[1].rsplit("-", 1)[0]
-        return name
+        return self.generations.current_name() or ""
+
 
     def manifest(self) -> Manifest | None:
         current = self.generations.current()

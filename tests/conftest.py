@@ -1,0 +1,89 @@
+"""Shared fixtures: a session-wide real model, a fast hashing encoder for index mechanics,
+and Steward instances on throwaway data folders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config.toml"
+
+
+class HashEncoder:
+    """A deterministic bag-of-words encoder: fast, so index mechanics can be tested in bulk.
+
+    It counts how many texts it encoded, which is what incremental-indexing tests check.
+    Questions about meaning use the real model instead.
+    """
+
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+    dimension = 384
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        self.encoded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[i, h % self.dimension] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out
+
+
+@pytest.fixture
+def hash_encoder() -> HashEncoder:
+    return HashEncoder()
+
+
+def make_steward(data_dir: Path, encoder: object | None = None, **overrides: object):
+    """A Steward on ``data_dir`` with the repo's config; ``encoder`` replaces the model."""
+    from bot.app import Steward
+    from bot.config import load_config
+
+    config = load_config(CONFIG, data_dir)
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        setattr(getattr(config, section), key, value)
+    steward = Steward(config)
+    if encoder is not None:
+        steward._encoder = encoder
+    return steward
+
+
+@pytest.fixture
+def fast_steward(tmp_path: Path, hash_encoder: HashEncoder) -> Iterator[object]:
+    steward = make_steward(tmp_path / "data", hash_encoder)
+    yield steward
+    steward.close()
+
+
+@pytest.fixture(scope="session")
+def real_encoder():
+    from bot.config import load_config
+    from embeddings.encoder import load_encoder
+
+    config = load_config(CONFIG)
+    return load_encoder(config.encoder_settings(), Path("/nonexistent-cache"))
+
+
+@pytest.fixture(scope="session")
+def sample_steward(tmp_path_factory: pytest.TempPathFactory, real_encoder: object) -> Iterator[object]:
+    """Steward with the real model and the shipped samples, shared by read-only tests."""
+    steward = make_steward(tmp_path_factory.mktemp("samples") / "data", real_encoder)
+    steward.ensure_samples()
+    yield steward
+    steward.close()
