@@ -8,7 +8,7 @@ check. Below a calibrated confidence Steward abstains and names the closest docu
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -122,8 +122,8 @@ class Answerer:
         hits = self.searcher.search(query, limit=(page + 1) * per_page, filters=filters, query_vector=qvec)
         closest = _closest(hits, self.settings.closest_titles)
         page_hits = hits[page * per_page : (page + 1) * per_page]
-        quotes = self._quotes(question, qvec, page_hits)
-        # The first quote decides: if even the best match is weak, say so rather than quote it.
+        quotes = _best_first(self._quotes(question, qvec, page_hits))
+        # The best quote decides: if even it is weak, say so rather than quote it.
         confident = [q for q in quotes if q.score >= self.settings.min_confidence]
         top = quotes[0].score if quotes else 0.0
         if not confident or (page == 0 and top < self.settings.min_confidence):
@@ -212,6 +212,14 @@ def _closest(hits: list[Hit], limit: int) -> list[tuple[str, str]]:
 
 
 def _renumber(quote: Quote, n: int) -> Quote:
-    from dataclasses import replace
-
     return replace(quote, n=n)
+
+
+def _best_first(quotes: list[Quote]) -> list[Quote]:
+    """Strongest quote first; a quote overlapping a stronger one from the same document
+    (neighbouring passages share a sentence) is dropped rather than shown twice."""
+    kept: list[Quote] = []
+    for quote in sorted(quotes, key=lambda q: -q.score):
+        if not any(k.doc_id == quote.doc_id and k.start < quote.end and quote.start < k.end for k in kept):
+            kept.append(quote)
+    return kept

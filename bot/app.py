@@ -60,7 +60,8 @@ class IngestReport:
 
 
 def samples_dir() -> Path:
-    """The user's sample bulletins shipped with Steward."""
+    """The user's sample bulletins shipped with Steward (the ``*.txt`` files; SOURCES.md
+    says where they came from, and each ``*.meta.toml`` sidecar holds a sample's metadata)."""
     return Path(str(resources.files("corpus") / "samples"))
 
 
@@ -185,7 +186,8 @@ class Steward:
             return None
         if on_progress:
             on_progress(f"First run: ingesting the sample bulletins from {samples_dir()}")
-        return self.ingest([str(samples_dir())], on_progress=None)
+        samples = sorted(str(p) for p in samples_dir().glob("*.txt"))
+        return self.ingest(samples, on_progress=None)
 
     # -- questions -------------------------------------------------------------------------
 

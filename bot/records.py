@@ -83,5 +83,6 @@ class Records:
         """Erase every logged question; returns how many were erased."""
         with self.store.transaction() as conn:
             erased = conn.execute("DELETE FROM query_log").rowcount
-        self.store.executescript("VACUUM")  # deleted text must not linger in free pages
+        # Deleted text must not linger in free pages or in the write-ahead log.
+        self.store.executescript("PRAGMA secure_delete=ON; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
         return erased

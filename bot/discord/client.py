@@ -1,0 +1,249 @@
+"""The bot: a ``commands.Bot`` whose ``setup_hook`` loads the command extensions
+(RoboDanny-style), loads the index before connecting, and syncs commands only when asked.
+
+Everything that blocks (model inference, SQLite, file IO, ingest) runs in thread pools so
+the event loop is always free to acknowledge the next interaction within Discord's 3 s:
+questions in a small pool of their own, admin work (ingest, reindex, remove) in a separate
+single thread so a big PDF never stalls anyone's question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answer import Answer, Quote
+from bot.app import Steward
+from bot.discord import errors
+from bot.discord.checks import QuestionLimiter
+from bot.discord.views import CUSTOM_ID_PREFIX
+from corpus.store import Filters
+
+log = logging.getLogger("steward.discord")
+
+T = TypeVar("T")
+
+EXTENSIONS = ("bot.discord.exts.ask", "bot.discord.exts.lookup", "bot.discord.exts.admin")
+
+# What the bot asks Discord to send. No privileged intent: mentions and DMs carry their
+# text without message_content, and interactions carry everything else.
+INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+
+# The invite's bot permissions: read and answer in channels and threads, with embeds;
+# Read Message History is what lets a reply point at the question it answers.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    read_message_history=True,
+)
+INVITE_SCOPES = ("bot", "applications.commands")
+
+THREAD_MEMORY = 1000  # threads whose last question is remembered for follow-ups
+THREAD_MEMORY_S = 30 * 60  # a follow-up this long after the last question starts afresh
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS,
+                                   scopes=INVITE_SCOPES)
+
+
+class StewardTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await errors.on_app_command_error(interaction, error)
+
+
+class StewardBot(commands.Bot):
+    def __init__(self, steward: Steward, *, sync: str | None = None, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # the owner's text commands: "@Steward sync"
+            intents=INTENTS,
+            allowed_mentions=errors.NO_PINGS,
+            help_command=None,
+            tree_cls=StewardTree,
+            max_messages=None,  # no message cache: question text is not kept around
+            **options,
+        )
+        self.steward = steward
+        self.settings = steward.config.discord
+        self.admin_role = self.settings.admin_role
+        self.sync_scope = sync
+        self.limiter = QuestionLimiter(self.settings.cooldown_rate, self.settings.cooldown_per_s)
+        self.live_custom_ids: set[str] = set()
+        # thread id -> (when, last question), for follow-up mentions in threads
+        self.thread_questions: collections.OrderedDict[int, tuple[float, str]] = (
+            collections.OrderedDict()
+        )
+        self.question_pool = ThreadPoolExecutor(2, thread_name_prefix="steward-ask")
+        self.admin_pool = ThreadPoolExecutor(1, thread_name_prefix="steward-admin")
+        self.io_pool = ThreadPoolExecutor(2, thread_name_prefix="steward-io")
+        self.http_session: aiohttp.ClientSession | None = None
+
+    # -- running blocking work off the event loop ------------------------------------------
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any,
+                   **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+
+    async def run_question(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._run(self.question_pool, fn, *args, **kwargs)
+
+    async def run_admin(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._run(self.admin_pool, fn, *args, **kwargs)
+
+    async def run_io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Quick store reads and writes (autocomplete, feedback, lists)."""
+        return await self._run(self.io_pool, fn, *args, **kwargs)
+
+    async def ask(
+        self, question: str, filters: Filters | None = None, page: int = 0,
+        context: str | None = None,
+    ) -> Answer:
+        return await self.run_question(self.steward.ask, question, filters, page=page,
+                                       context=context)
+
+    async def source_contexts(self, quotes: Sequence[Quote]) -> list[tuple[Quote, str]]:
+        from bot.cli import source_context
+
+        def build() -> list[tuple[Quote, str]]:
+            return [(q, source_context(self.steward, q.doc_id, q.start, q.end)) for q in quotes]
+
+        return await self.run_io(build)
+
+    # -- thread memory for follow-up questions ----------------------------------------------
+
+    def remember_question(self, channel: object, question: str) -> None:
+        if not isinstance(channel, discord.Thread) or not self.settings.thread_context:
+            return
+        self.thread_questions[channel.id] = (time.monotonic(), question)
+        self.thread_questions.move_to_end(channel.id)
+        while len(self.thread_questions) > THREAD_MEMORY:
+            self.thread_questions.popitem(last=False)
+
+    def previous_question(self, channel: object) -> str | None:
+        if not isinstance(channel, discord.Thread) or not self.settings.thread_context:
+            return None
+        found = self.thread_questions.get(channel.id)
+        if found is None or time.monotonic() - found[0] > THREAD_MEMORY_S:
+            return None
+        return found[1]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        self.http_session = aiohttp.ClientSession()
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        started = time.perf_counter()
+        generation = await self.run_admin(self._load_index)
+        log.info("index generation %s loaded in %.1f s", generation,
+                 time.perf_counter() - started)
+        if self.application_id is not None:
+            log.info("invite Steward with %s", invite_url(self.application_id))
+        if self.sync_scope:
+            await sync_commands(self, self.sync_scope)
+
+    def _load_index(self) -> str | None:
+        """First run: ingest the samples; then load the model and the current generation, so
+        the first question is quick (later generations are picked up on the next search)."""
+        self.steward.ensure_samples(on_progress=log.info)
+        name = self.steward.generations.current_name()
+        if name is not None:
+            self.steward.searcher.refresh()
+            self.steward.searcher.encode_query("warm up")
+        return name
+
+    async def on_ready(self) -> None:
+        log.info("Steward is online as %s (id %s) in %d servers",
+                 self.user, self.user.id if self.user else "?", len(self.guilds))
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self.http_session is not None:
+                await self.http_session.close()
+            for pool in (self.question_pool, self.admin_pool, self.io_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- messages and components -------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None:
+            return
+        mentioned = any(u.id == self.user.id for u in message.mentions) or self._role_mentioned(
+            message
+        )
+        if message.guild is not None and not mentioned:
+            return  # without message_content we see no text here anyway
+        if mentioned:
+            ctx = await self.get_context(message)
+            if ctx.command is not None and await self.is_owner(message.author):
+                await self.invoke(ctx)
+                return
+        cog = self.get_cog("Ask")
+        if cog is not None:
+            await cog.answer_message(message)  # type: ignore[attr-defined]
+
+    def _role_mentioned(self, message: discord.Message) -> bool:
+        # "@Steward" sometimes autocompletes to the bot's managed role instead of the bot.
+        role = message.guild.self_role if message.guild is not None else None
+        return role is not None and role.id in message.raw_role_mentions
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Answer clicks on buttons whose View is gone (restart, timeout, or a crafted id)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        if custom_id.startswith(CUSTOM_ID_PREFIX) and custom_id in self.live_custom_ids:
+            return  # its View handles it
+        if interaction.response.is_done():
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_message(
+                "This button has expired. Ask again to get fresh buttons.", ephemeral=True)
+
+    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+        log.error("text command %s failed: %s", ctx.command, error)
+        with contextlib.suppress(discord.HTTPException):
+            await ctx.reply(f"That didn't work: {error}", mention_author=False,
+                            allowed_mentions=errors.NO_PINGS)
+
+
+async def sync_commands(bot: commands.Bot, scope: str, guild_id: int | None = None) -> str:
+    """Sync the command tree: ``global`` (production; Discord may take a while to show it),
+    a guild id (instant: for testing), or ``clear`` (remove a guild's copies)."""
+    if scope == "global":
+        synced = await bot.tree.sync()
+        where = "globally"
+    elif scope == "clear":
+        if guild_id is None:
+            raise ValueError("say which server to clear")
+        guild = discord.Object(guild_id)
+        bot.tree.clear_commands(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+        where = f"to server {guild_id} (cleared)"
+    else:
+        guild = discord.Object(int(scope))
+        bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+        where = f"to server {scope}"
+    message = f"synced {len(synced)} commands {where}"
+    log.info(message)
+    return message

@@ -1,0 +1,412 @@
+"""Answers, search results and sources as Discord embeds that always fit Discord's limits.
+
+Everything shown comes from documents Steward does not control, so every piece of stored
+text is escaped (markdown and mentions) before it is placed in an embed: a quote can
+neither restyle the message nor ping anyone. Text that is too long is trimmed at a
+sentence or word boundary, never mid-word; the full text is one button ("Show source")
+away. Trimming works on the raw text and re-measures after escaping, so an escape sequence
+is never cut in half.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote as url_quote
+
+import discord
+
+from bot.answer import Answer, Citation, Quote
+from corpus.store import DocumentInfo
+from embeddings.search import Hit
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FIELDS_MAX = 25
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000  # summed over every embed in one message
+EMBEDS_PER_MESSAGE = 10
+
+# Readability, not a Discord rule: a quote longer than this is trimmed in the answer.
+QUOTE_MAX = 1000
+URL_MAX = 512  # longer links are left out of masked links rather than crowding the text
+
+ELLIPSIS = "…"
+COLOUR = discord.Colour(0x2E7D32)
+NOT_FOUND_COLOUR = discord.Colour(0x9E9E9E)
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
+
+
+# -- escaping -------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Stored text made inert: markdown shown literally, no @everyone/@here/user/role pings.
+
+    ``escape_markdown`` also escapes ``[``, so a quote cannot become a masked link.
+    """
+    escaped = discord.utils.escape_markdown(text, ignore_links=False)
+    return discord.utils.escape_mentions(escaped)
+
+
+def flatten(text: str) -> str:
+    """One line of text: newlines in a quote would otherwise start lists or headings."""
+    return " ".join(text.split())
+
+
+# -- trimming -------------------------------------------------------------------------------
+
+
+def _cut_right(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` chars ending at a sentence end or,
+    failing that, a word end (a hard cut only when one word is longer than ``limit``)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]  # one more char shows whether the cut lands between words
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit + 1]
+    if ends and ends[-1] >= limit // 2:
+        return text[: ends[-1]].rstrip()
+    space = head.rfind(" ")
+    if space > 0:
+        return text[:space].rstrip()
+    return text[:limit]
+
+
+def _cut_left(text: str, limit: int) -> str:
+    """The longest end of ``text`` of at most ``limit`` chars starting at a sentence start or,
+    failing that, a word start."""
+    if len(text) <= limit:
+        return text
+    tail_start = len(text) - limit
+    starts = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() >= tail_start]
+    if starts and len(text) - starts[0] >= limit // 2:
+        return text[starts[0] :].lstrip()
+    space = text.find(" ", tail_start - 1)
+    if 0 <= space < len(text) - 1:
+        return text[space + 1 :].lstrip()
+    return text[-limit:]
+
+
+def _suffix(cut: str) -> str:
+    # "word…" after a cut word boundary, "sentence. …" after a sentence end.
+    return ELLIPSIS if cut[-1:].isalnum() else " " + ELLIPSIS
+
+
+def fit(text: str, limit: int, *, escaped: bool = True) -> str:
+    """``text`` (escaped unless ``escaped=False``) in at most ``limit`` chars, trimmed at the
+    end at a sentence or word boundary with an ellipsis."""
+    render = escape if escaped else (lambda s: s)
+    out = render(text)
+    if len(out) <= limit:
+        return out
+    budget = limit - len(ELLIPSIS)
+    while budget > 0:
+        cut = _cut_right(text, budget)
+        out = render(cut) + _suffix(cut)
+        if len(out) <= limit:
+            return out
+        budget -= max(len(out) - limit, 1)
+    return ELLIPSIS[:limit]
+
+
+def fit_left(text: str, limit: int) -> str:
+    """Escaped ``text`` in at most ``limit`` chars, trimmed at the start (keeps the end)."""
+    out = escape(text)
+    if len(out) <= limit:
+        return out
+    budget = limit - len(ELLIPSIS)
+    while budget > 0:
+        cut = _cut_left(text, budget)
+        out = ELLIPSIS + ("" if cut[:1].isalnum() else " ") + escape(cut)
+        if len(out) <= limit:
+            return out
+        budget -= max(len(out) - limit, 1)
+    return ELLIPSIS[:limit]
+
+
+def bold(escaped: str) -> str:
+    """Bold already-escaped text; spaces stay outside the markers so Discord renders it."""
+    core = escaped.strip()
+    if not core:
+        return escaped
+    lead = escaped[: len(escaped) - len(escaped.lstrip())]
+    trail = escaped[len(escaped.rstrip()) :]
+    return f"{lead}**{core}**{trail}"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Raw text in pieces of at most ``limit`` chars, split at paragraph, sentence or word
+    boundaries (for sources too long for one embed)."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        head = rest[:limit]
+        cut = head.rfind("\n\n")
+        if cut < limit // 3:
+            cut = len(_cut_right(rest, limit))
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+# -- pieces of an answer --------------------------------------------------------------------
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL usable in a masked link: http(s) only, no spaces or parentheses to break it."""
+    if not url or not url.lower().startswith(("http://", "https://")) or len(url) > URL_MAX:
+        return None
+    return url_quote(url, safe=":/?#@!$&'*+,;=%~-._[]")
+
+
+def _link(title: str, url: str | None, limit: int) -> str:
+    safe = safe_url(url)
+    text = fit(flatten(title), max(limit - (len(safe) + 4 if safe else 0), 20))
+    return f"[{text}]({safe})" if safe else text
+
+
+def citation_line(citation: Citation, limit: int = 400) -> str:
+    """``[Title](url) — Publication, 2023-02-01 · Author · ¶ 12`` with every part escaped."""
+    where = ", ".join(
+        x for x in (citation.publication, citation.date.isoformat() if citation.date else None) if x
+    )
+    rest = [p for p in (where, citation.author, citation.locator) if p]
+    tail = escape(flatten(" · ".join(rest)))[:150] if rest else ""
+    head = _link(citation.title, citation.url, limit - len(tail) - 3)
+    return f"{head} — {tail}" if tail else head
+
+
+def quote_body(quote: Quote, limit: int) -> str:
+    """The quote in curly quotes, escaped, key sentence bold, trimmed around the key sentence.
+
+    The key sentence is kept whole when it fits; text before it is trimmed from the start,
+    text after it from the end, each at a sentence or word boundary.
+    """
+    text = flatten(quote.text)
+    key = flatten(quote.key_sentence)
+    at = text.find(key)
+    if at < 0 or not key:  # cannot happen with verbatim quotes; stay safe anyway
+        return "“" + fit(text, limit - 2) + "”"
+    before, after = text[:at], text[at + len(key) :]
+    room = limit - 2 - 4  # curly quotes, bold markers
+    key_out = escape(key)
+    if len(key_out) > room:
+        return "“" + bold(fit(key, room)) + "”"
+    left = room - len(key_out)
+    after_out = fit(after, max(left - min(len(escape(before)), left // 2), 0)) if after else ""
+    if after.strip() and not after_out.strip():
+        after_out = ELLIPSIS if left >= len(ELLIPSIS) else ""
+    left -= len(after_out)
+    before_out = fit_left(before, left) if before else ""
+    if before.strip() and not before_out.strip():
+        before_out = ELLIPSIS if left >= len(ELLIPSIS) else ""
+    return "“" + before_out + bold(key_out) + after_out + "”"
+
+
+def quote_block(quote: Quote, limit: int) -> str:
+    citation = citation_line(quote.citation, min(400, limit // 2))
+    head = f"**[{quote.n}]** "
+    body = quote_body(quote, limit - len(head) - len(citation) - 3)
+    return f"{head}{body}\n— {citation}"
+
+
+# -- whole embeds ---------------------------------------------------------------------------
+
+
+def embed_chars(embed: discord.Embed) -> int:
+    """What Discord counts towards the 6000-char total of a message."""
+    return len(embed)
+
+
+def answer_embed(answer: Answer, *, more_possible: bool = False) -> discord.Embed:
+    """An answer (or an honest "not found") as one embed within every limit."""
+    title = fit(flatten(answer.question), TITLE_MAX)
+    if not answer.answered:
+        lines = ["I couldn't find anything in the bulletins that answers this closely enough."]
+        if answer.closest:
+            lines.append("")
+            lines.append("The closest documents are:")
+            lines += [f"• {fit(flatten(t), 200)}" for _doc_id, t in answer.closest]
+        lines.append("")
+        lines.append("Try other words, or ask an organizer.")
+        embed = discord.Embed(title=title, description="\n".join(lines), colour=NOT_FOUND_COLOUR)
+        embed.set_footer(text="Steward only quotes your union's own documents.")
+        return embed
+    n = max(len(answer.quotes), 1)
+    separators = 2 * (n - 1)
+    per_quote = min((DESCRIPTION_MAX - separators) // n, QUOTE_MAX + 450)
+    blocks = [quote_block(q, per_quote) for q in answer.quotes]
+    description = "\n\n".join(blocks)
+    embed = discord.Embed(title=title, description=description[:DESCRIPTION_MAX], colour=COLOUR)
+    footer = "Quoted word for word from your union's documents."
+    if answer.page:
+        footer = f"More passages (page {answer.page + 1}). " + footer
+    if more_possible:
+        footer += " Show source: the full context."
+    embed.set_footer(text=footer)
+    return embed
+
+
+def search_embed(
+    query: str, hits: Sequence[Hit], page: int, page_size: int, total_pages: int
+) -> discord.Embed:
+    title = fit(f"Search: {flatten(query)}", TITLE_MAX)
+    if not hits:
+        return discord.Embed(
+            title=title, description="No passages match.", colour=NOT_FOUND_COLOUR
+        )
+    start = page * page_size
+    per_item = min(700, (DESCRIPTION_MAX - 2 * page_size) // page_size)
+    lines = []
+    for rank, hit in enumerate(hits[start : start + page_size], start=start + 1):
+        doc = hit.document
+        date = doc.date.isoformat() if doc.date else "undated"
+        head = f"**{rank}.** {_link(doc.title, doc.url, 300)} ({date}, {hit.passage.locator_label})"
+        first = fit(flatten(hit.passage.text), max(per_item - len(head) - 1, 40))
+        lines.append(f"{head}\n{first}")
+    embed = discord.Embed(title=title, description="\n\n".join(lines)[:DESCRIPTION_MAX],
+                          colour=COLOUR)
+    embed.set_footer(text=f"Page {page + 1} of {total_pages} · {len(hits)} passages")
+    return embed
+
+
+def document_line(doc: DocumentInfo, limit: int = 400) -> str:
+    date = doc.date.isoformat() if doc.date else "undated"
+    extra = " · ".join(x for x in (doc.publication, doc.author) if x)
+    extra = f" — {escape(flatten(extra))[:120]}" if extra else ""
+    tail = f" ({date}, {doc.passages} passages){extra}"
+    return _link(doc.title, doc.url, limit - len(tail)) + tail
+
+
+def documents_embed(
+    title: str, docs: Sequence[DocumentInfo], page: int, page_size: int, total_pages: int
+) -> discord.Embed:
+    if not docs:
+        return discord.Embed(title=title, description="No documents yet.", colour=NOT_FOUND_COLOUR)
+    start = page * page_size
+    lines = [f"**{n}.** {document_line(d)}"
+             for n, d in enumerate(docs[start : start + page_size], start=start + 1)]
+    embed = discord.Embed(title=fit(title, TITLE_MAX, escaped=False),
+                          description="\n".join(lines)[:DESCRIPTION_MAX], colour=COLOUR)
+    embed.set_footer(text=f"Page {page + 1} of {total_pages} · {len(docs)} documents, newest first")
+    return embed
+
+
+def _render_paragraph(raw: str, offset: int, mark: tuple[int, int] | None) -> str:
+    """One paragraph of a source, escaped, with the part inside ``mark`` in bold."""
+    if mark is None:
+        return escape(raw)
+    lo = max(mark[0] - offset, 0)
+    hi = min(mark[1] - offset, len(raw))
+    if lo >= hi:
+        return escape(raw)
+    return escape(raw[:lo]) + bold(escape(raw[lo:hi])) + escape(raw[hi:])
+
+
+def source_pages(context: str, quote_text: str | None, limit: int = DESCRIPTION_MAX) -> list[str]:
+    """The context of a quote as embed descriptions of at most ``limit`` chars each, the
+    quoted part in bold, split between paragraphs (or sentences/words for huge ones)."""
+    context = context.strip()
+    mark = None
+    if quote_text:
+        at = context.find(quote_text)
+        if at >= 0:
+            mark = (at, at + len(quote_text))
+    # Paragraphs with their offsets in ``context``; long ones split further.
+    paragraphs: list[tuple[int, str]] = []
+    for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", context, flags=re.S):
+        base = m.start()
+        rest = m.group()
+        for piece in split_text(rest, limit // 2):
+            at = context.find(piece, base)
+            paragraphs.append((at, piece))
+            base = at + len(piece)
+    pages: list[str] = []
+    current = ""
+    for offset, raw in paragraphs:
+        rendered = _render_paragraph(raw, offset, mark)
+        if len(rendered) > limit:  # escaping doubled a markdown-heavy paragraph
+            rendered = fit(raw, limit)
+        candidate = f"{current}\n\n{rendered}" if current else rendered
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pages.append(current)
+            current = rendered
+    if current:
+        pages.append(current)
+    return pages or [ELLIPSIS]
+
+
+def source_embeds(
+    entries: Iterable[tuple[Quote, str]],
+) -> list[discord.Embed]:
+    """Embeds with the full context of each quote (continued over several when long)."""
+    embeds: list[discord.Embed] = []
+    for quote, context in entries:
+        label = citation_line(quote.citation, 1000)
+        pages = source_pages(context, quote.text, DESCRIPTION_MAX)
+        for i, page in enumerate(pages):
+            head = f"[{quote.n}] {flatten(quote.citation.title)}"
+            if len(pages) > 1:
+                head += f" ({i + 1}/{len(pages)})"
+            embed = discord.Embed(title=fit(head, TITLE_MAX), description=page, colour=COLOUR)
+            if i == len(pages) - 1:
+                embed.add_field(name="Source", value=label[:FIELD_VALUE_MAX], inline=False)
+            embeds.append(embed)
+    return embeds
+
+
+def pack(embeds: Sequence[discord.Embed]) -> list[list[discord.Embed]]:
+    """Group embeds into messages: at most 10 per message and 6000 chars in all."""
+    messages: list[list[discord.Embed]] = []
+    current: list[discord.Embed] = []
+    total = 0
+    for embed in embeds:
+        size = embed_chars(embed)
+        if current and (total + size > EMBED_TOTAL_MAX or len(current) >= EMBEDS_PER_MESSAGE):
+            messages.append(current)
+            current, total = [], 0
+        current.append(embed)
+        total += size
+    if current:
+        messages.append(current)
+    return messages
+
+
+def stats_embed(stats: dict[str, object]) -> discord.Embed:
+    def mib(value: object) -> str:
+        return f"{value / 1024 / 1024:.1f} MiB" if isinstance(value, int) else "?"
+
+    embed = discord.Embed(title="Steward stats", colour=COLOUR)
+    rows = [
+        ("Documents", stats.get("documents")),
+        ("Passages", stats.get("passages")),
+        ("Index generation", stats.get("generation") or "none yet"),
+        ("Model", stats.get("model")),
+        ("Last ingest", stats.get("last_ingest") or "never"),
+        ("Disk use",
+         f"store {mib(stats.get('store_bytes'))}, index {mib(stats.get('index_bytes'))}"),
+        ("Questions",
+         f"{stats.get('answered', 0)} answered, {stats.get('not_found', 0)} not found"),
+        ("Feedback", f"👍 {stats.get('thumbs_up', 0)} · 👎 {stats.get('thumbs_down', 0)}"),
+    ]
+    for name, value in rows:
+        embed.add_field(name=name, value=fit(str(value), FIELD_VALUE_MAX, escaped=False) or "?",
+                        inline=True)
+    return embed
+
+
+def plain(text: str, limit: int = CONTENT_MAX) -> str:
+    """A message's content: at most 2000 chars, trimmed at a word boundary (not escaped:
+    for Steward's own wording; escape stored text before putting it in)."""
+    return fit(text, limit, escaped=False)

@@ -1,0 +1,93 @@
+"""The one place errors from commands and buttons end up: logged for admins, explained to
+members in a line they can act on, never a traceback in chat.
+
+Logs name the command and an error reference, not the member or what they asked
+(question text stays out of logs unless query logging is on).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import discord
+from discord import app_commands
+
+from bot.discord.checks import NotStewardAdmin, QuestionCooldown, polite_cooldown
+
+log = logging.getLogger("steward.discord")
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class UserError(Exception):
+    """A problem with what the member asked for; the message is shown to them as is."""
+
+
+def describe(error: BaseException) -> str | None:
+    """What to tell the member, or None for an unexpected error (which gets logged)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, NotStewardAdmin):
+        return str(error)
+    if isinstance(error, QuestionCooldown):
+        return error.friendly
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return polite_cooldown(int(error.cooldown.rate), error.cooldown.per, error.retry_after)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command works only in a server, not in direct messages."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return f"I need more permissions in this channel: {', '.join(error.missing_permissions)}."
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole
+                  | app_commands.MissingRole):
+        return str(error)
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't understand “{error.value}” for that option."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return ("That command is out of date here. An admin can refresh Steward's commands "
+                "with `steward bot --sync`.")
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use that command here."
+    return None
+
+
+async def tell(interaction: discord.Interaction, message: str) -> None:
+    """Say ``message`` to the member privately, however far the interaction has got."""
+    if interaction.type is discord.InteractionType.autocomplete:
+        return  # autocomplete cannot show messages; an empty list of choices is shown
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(message, ephemeral=True,
+                                                    allowed_mentions=NO_PINGS)
+        elif interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # "Steward is thinking…" is showing: replace it (it is ephemeral when the command
+            # deferred that way; the member asked in the open otherwise).
+            await interaction.edit_original_response(content=message, embeds=[], view=None,
+                                                     allowed_mentions=NO_PINGS)
+        else:
+            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as err:
+        log.warning("could not tell a member about an error: %s", err)
+
+
+async def report(interaction: discord.Interaction, error: BaseException) -> None:
+    """Log ``error`` (unless it is the member's to fix) and tell the member about it."""
+    message = describe(error)
+    if message is None:
+        ref = secrets.token_hex(3)
+        original = getattr(error, "original", error)
+        command = interaction.command.qualified_name if interaction.command else "a component"
+        log.error("error %s in %s: %s", ref, command, type(original).__name__,
+                  exc_info=(type(original), original, original.__traceback__))
+        message = (f"Sorry, something went wrong on Steward's side (error {ref}). "
+                   "Please try again; if it keeps happening, tell an admin this error code.")
+    await tell(interaction, message)
+
+
+async def on_app_command_error(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    """``tree.on_error``: every slash command and context-menu error comes here."""
+    await report(interaction, error)

@@ -1,0 +1,1 @@
+"""Command extensions, loaded by ``StewardBot.setup_hook``: ask, lookup, admin."""

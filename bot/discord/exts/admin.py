@@ -1,0 +1,335 @@
+"""``/admin add|reindex|remove|stats`` for Steward's admins, and the owner's ``@Steward sync``.
+
+Every admin subcommand is guarded by a real check (``checks.admin_only`` and the group's
+``interaction_check``); ``default_permissions`` only hides the group from members in
+Discord's UI. Admin output is ephemeral. Ingest and reindex run on the admin thread, off
+the event loop, and report progress by editing the admin's (private) message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import IngestReport, parse_date
+from bot.discord import embeds
+from bot.discord.checks import admin_only, interaction_is_admin, require_admin
+from bot.discord.client import StewardBot, sync_commands
+from bot.discord.errors import NO_PINGS, UserError
+from bot.discord.exts.lookup import document_autocomplete
+from corpus.readers import FORMAT_BY_SUFFIX
+
+log = logging.getLogger("steward.discord")
+
+EDIT_EVERY_S = 2.0  # progress edits at most this often (webhook edits are rate limited)
+TICK_S = 5.0  # jobs without progress of their own show elapsed time this often
+CHUNK = 64 * 1024
+
+# What an attachment's content type says when its name has no usable extension.
+EXTENSION_BY_TYPE = {
+    "application/pdf": ".pdf",
+    "text/html": ".html",
+    "text/markdown": ".md",
+    "text/plain": ".txt",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+
+
+# -- uploads ----------------------------------------------------------------------------------
+
+
+def upload_extension(filename: str, content_type: str | None) -> str | None:
+    """The extension to save an upload with: the original one only if Steward reads it, else
+    one implied by the content type; None when the file is of a kind Steward cannot read."""
+    suffix = PurePosixPath(filename.replace("\\", "/")).suffix.lower()
+    if suffix in FORMAT_BY_SUFFIX:
+        return suffix
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return EXTENSION_BY_TYPE.get(kind)
+
+
+def save_upload(uploads: Path, data: bytes, extension: str) -> Path:
+    """Write ``data`` under a generated name inside ``uploads``; nothing from the member's
+    file name is used but a whitelisted extension, so no name can escape the folder.
+
+    The name is the content's hash, so uploading the same file twice is the same document.
+    """
+    if extension not in FORMAT_BY_SUFFIX:
+        raise ValueError(f"not a supported extension: {extension!r}")
+    uploads.mkdir(parents=True, exist_ok=True)
+    path = uploads / f"upload-{hashlib.sha256(data).hexdigest()[:16]}{extension}"
+    fd, tmp = tempfile.mkstemp(dir=uploads, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+async def download(session: aiohttp.ClientSession, url: str, limit: int,
+                   timeout_s: float) -> bytes:
+    """The bytes at ``url``, refusing more than ``limit`` (checked while streaming)."""
+    data = bytearray()
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            if resp.status != 200:
+                raise UserError(f"I couldn't download the attachment (HTTP {resp.status}); "
+                                "try attaching it again.")
+            async for chunk in resp.content.iter_chunked(CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    raise UserError(f"That file is over the {limit / 1024 / 1024:.0f} MB limit "
+                                    "(max_file_mb in config.toml [reader]).")
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise UserError(f"I couldn't download the attachment ({type(err).__name__}); "
+                        "try again.") from err
+    return bytes(data)
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+class Progress:
+    """A long job's progress, shown by editing the admin's deferred (ephemeral) response.
+
+    Worker threads call :meth:`from_thread`; edits are coalesced to one per EDIT_EVERY_S.
+    """
+
+    def __init__(self, interaction: discord.Interaction, what: str) -> None:
+        self.interaction = interaction
+        self.what = what
+        self.loop = asyncio.get_running_loop()
+        self.started = time.monotonic()
+        self.latest = "starting"
+        self._last_edit = 0.0
+        self._pending: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.edits = 0
+
+    def from_thread(self, message: str) -> None:
+        self.loop.call_soon_threadsafe(self.update, message)
+
+    def update(self, message: str) -> None:
+        self.latest = message
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.create_task(self._flush())
+
+    def start_ticker(self) -> None:
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(TICK_S)
+                self.update(self.latest)
+
+        self._ticker = asyncio.create_task(tick())
+
+    async def _flush(self) -> None:
+        wait = EDIT_EVERY_S - (time.monotonic() - self._last_edit)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_edit = time.monotonic()
+        elapsed = time.monotonic() - self.started
+        try:
+            await self.interaction.edit_original_response(
+                content=embeds.plain(f"⏳ {self.what}: {self.latest} ({elapsed:.0f} s)"),
+                allowed_mentions=NO_PINGS)
+            self.edits += 1
+        except discord.HTTPException as err:  # e.g. the 15-minute token ran out
+            log.warning("progress edit failed: %s", err)
+
+    async def finish(self, content: str | None = None, embed: discord.Embed | None = None) -> None:
+        for task in (self._ticker, self._pending):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.interaction.edit_original_response(
+            content=embeds.plain(content) if content else None, embed=embed,
+            allowed_mentions=NO_PINGS)
+
+
+def ingest_message(report: IngestReport, what: str) -> str:
+    """What an admin reads after /admin add."""
+    lines: list[str] = []
+    done = report.added + report.updated
+    for doc_id in done:
+        verb = "Added" if doc_id in report.added else "Updated"
+        title = embeds.escape(embeds.flatten(report.titles.get(doc_id, doc_id)))
+        lines.append(f"✅ {verb} **{title}** (`{doc_id}`)")
+    for doc_id in report.unchanged:
+        title = embeds.escape(embeds.flatten(report.titles.get(doc_id, doc_id)))
+        lines.append(f"ℹ️ **{title}** was already there, unchanged.")
+    for err in report.failed + report.skipped:
+        lines.append(f"❌ {embeds.escape(err.reason)}")
+    if done:
+        encoded = report.sync.encoded if report.sync else 0
+        lines.append(f"{report.passages} passages, {encoded} newly embedded; live for the next "
+                     "question.")
+    if not lines:
+        lines.append(f"Nothing was read from {what}.")
+    return "\n".join(lines)
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Admin(commands.GroupCog, group_name="admin",
+            group_description="Steward's admin tools: add documents, reindex, remove, stats"):
+    def __init__(self, bot: StewardBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Runs before every /admin subcommand, whatever Discord's UI let through.
+        return require_admin(interaction)
+
+    @app_commands.command(name="add", description="Add a document (attach a file or give a URL)")
+    @app_commands.describe(
+        file="A PDF, HTML, Markdown, text or DOCX file",
+        url="Or a web page / file URL",
+        title="The document's title (if the file doesn't say)",
+        date="Its date, YYYY-MM-DD",
+        publication="The publication it is from, e.g. Bulletin",
+    )
+    @admin_only()
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+        title: str | None = None,
+        date: str | None = None,
+        publication: str | None = None,
+    ) -> None:
+        if (file is None) == (url is None):
+            raise UserError("Attach one file or give one URL.")
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            raise UserError("The URL must start with http:// or https://.")
+        overrides: dict[str, object] = {}
+        try:
+            if date:
+                overrides["date"] = parse_date(date, "date")
+        except ValueError as err:
+            raise UserError(str(err)) from err
+        if title:
+            overrides["title"] = title.strip()
+        if publication:
+            overrides["publication"] = publication.strip()
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        what = file.filename if file is not None else url or ""
+        progress = Progress(interaction, f"Adding {what}")
+        source = str(await self._save_attachment(file, progress)) if file is not None else url or ""
+        started = time.perf_counter()
+        report = await self.bot.run_admin(self.bot.steward.ingest, [source], overrides or None,
+                                          on_progress=progress.from_thread)
+        log.info("admin %s added %s: %s in %.1f s", interaction.user.id,
+                 "an attachment" if file else "a URL", report.summary(),
+                 time.perf_counter() - started)
+        await progress.finish(ingest_message(report, what))
+
+    async def _save_attachment(self, file: discord.Attachment, progress: Progress) -> Path:
+        extension = upload_extension(file.filename, file.content_type)
+        if extension is None:
+            raise UserError("Steward reads PDF, HTML, Markdown, plain text and DOCX files; "
+                            "that attachment isn't one of them.")
+        limit = self.bot.steward.config.reader_settings().max_file_bytes
+        if file.size > limit:
+            raise UserError(f"That file is {file.size / 1024 / 1024:.1f} MB; the limit is "
+                            f"{limit / 1024 / 1024:.0f} MB (max_file_mb in config.toml [reader]).")
+        progress.update(f"downloading ({file.size / 1024:.0f} KB)")
+        assert self.bot.http_session is not None
+        data = await download(self.bot.http_session, file.url, limit,
+                              self.bot.steward.config.reader.read_timeout_s)
+        uploads = self.bot.steward.data_dir / "uploads"
+        return await self.bot.run_io(save_upload, uploads, data, extension)
+
+    @app_commands.command(name="reindex",
+                          description="Re-chunk and re-embed every document (after a model change)")
+    @admin_only()
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        progress = Progress(interaction, "Re-embedding every passage")
+        progress.update("working")
+        progress.start_ticker()
+        report = await self.bot.run_admin(self.bot.steward.reindex)
+        log.info("admin %s reindexed: %d passages into generation %s in %.1f s",
+                 interaction.user.id, report.encoded, report.generation, report.seconds)
+        await progress.finish(f"✅ Re-embedded {report.encoded} passages into generation "
+                              f"`{report.generation}` in {report.seconds:.0f} s.")
+
+    @app_commands.command(name="remove", description="Remove a document from Steward")
+    @app_commands.describe(document="The document to remove (type part of its title)")
+    @admin_only()
+    async def remove(self, interaction: discord.Interaction, document: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        info = await self.bot.run_io(self.bot.steward.store.document_info, document)
+        if info is None:
+            raise UserError("There is no such document; pick one from the list as you type.")
+        report = await self.bot.run_admin(self.bot.steward.remove, document)
+        if report is None:
+            raise UserError("That document was already removed.")
+        log.info("admin %s removed %s", interaction.user.id, document)
+        title = embeds.escape(embeds.flatten(info.title))
+        await interaction.edit_original_response(
+            content=embeds.plain(f"🗑️ Removed **{title}** (`{document}`); {report.removed} "
+                                 "passages left the index."), allowed_mentions=NO_PINGS)
+
+    @remove.autocomplete("document")
+    async def _remove_document(self, interaction: discord.Interaction, current: str
+                               ) -> list[app_commands.Choice[str]]:
+        if not interaction_is_admin(interaction):
+            return []  # autocomplete runs no checks; do not list for members
+        return await document_autocomplete(self.bot, current)
+
+    @app_commands.command(name="stats", description="Documents, passages, index, usage")
+    @admin_only()
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        stats = await self.bot.run_io(self.bot.steward.stats)
+        await interaction.edit_original_response(embed=embeds.stats_embed(stats),
+                                                 allowed_mentions=NO_PINGS)
+
+
+class Owner(commands.Cog):
+    """Text commands for the bot's owner (the application's owner in the developer portal)."""
+
+    def __init__(self, bot: StewardBot) -> None:
+        self.bot = bot
+
+    async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
+        return await self.bot.is_owner(ctx.author)
+
+    @commands.command(name="sync")
+    async def sync(self, ctx: commands.Context, scope: str = "global") -> None:
+        """``@Steward sync`` (global), ``sync here`` (this server, instant), ``sync GUILD_ID``,
+        ``sync clear`` (remove this server's copies)."""
+        guild_id = ctx.guild.id if ctx.guild else None
+        if scope == "here":
+            if guild_id is None:
+                raise commands.BadArgument("`sync here` works in a server")
+            scope = str(guild_id)
+        if scope not in ("global", "clear") and not scope.isdigit():
+            raise commands.BadArgument("say `sync`, `sync here`, `sync clear` or `sync GUILD_ID`")
+        message = await sync_commands(self.bot, scope, guild_id)
+        await ctx.reply(message, mention_author=False, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: StewardBot) -> None:
+    await bot.add_cog(Admin(bot))
+    await bot.add_cog(Owner(bot))

@@ -1,0 +1,220 @@
+"""Questions: ``/ask``, ``@Steward …`` mentions (and DMs), and "Ask Steward about this".
+
+Each one is acknowledged at once (defer, or a reply after the work for mentions, which
+have no deadline), answered off the event loop, and shown as the same embed with the
+same buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import parse_date
+from bot.discord import embeds
+from bot.discord.checks import polite_cooldown, question_cooldown
+from bot.discord.client import StewardBot
+from bot.discord.errors import NO_PINGS, UserError
+from bot.discord.views import AnswerView
+from corpus.store import Filters
+
+log = logging.getLogger("steward.discord")
+
+QUESTION_MAX = 1000  # longer "questions" are cut: retrieval reads only the start anyway
+FOLLOW_UP_WORDS = 8  # in a thread, questions this short lean on the previous one
+_MENTION = re.compile(r"<@[!&]?\d+>")
+
+
+def make_filters(
+    *, since: str | None = None, until: str | None = None, publication: str | None = None,
+    author: str | None = None, tag: str | None = None, doc_id: str | None = None,
+) -> Filters:
+    """Filters from command options; a bad date is the member's to fix (UserError)."""
+    try:
+        return Filters(
+            since=parse_date(since, "since"),
+            until=parse_date(until, "until"),
+            publication=publication or None,
+            author=author or None,
+            tag=tag or None,
+            doc_id=doc_id or None,
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from err
+
+
+def clean_question(text: str, bot_id: int | None = None) -> str:
+    """The question in a message: mentions of the bot (or anyone) removed, whitespace tidied."""
+    text = _MENTION.sub(" ", text)
+    return " ".join(text.split())[:QUESTION_MAX]
+
+
+class Ask(commands.Cog):
+    def __init__(self, bot: StewardBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Ask Steward about this",
+                                             callback=self.ask_about_message)
+        self.menu.add_check(question_cooldown)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    # -- /ask ----------------------------------------------------------------------------------
+
+    @app_commands.command(name="ask", description="Ask a question; Steward quotes your union's "
+                                                 "documents, with citations")
+    @app_commands.describe(
+        question="What do you want to know?",
+        publication="Only this publication (e.g. Bulletin)",
+        since="Only documents dated on or after (YYYY-MM-DD)",
+        until="Only documents dated on or before (YYYY-MM-DD)",
+        author="Only this author",
+        tag="Only documents with this tag",
+        private="Only you see the answer",
+    )
+    @app_commands.check(question_cooldown)
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, QUESTION_MAX],
+        publication: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        author: str | None = None,
+        tag: str | None = None,
+        private: bool = False,
+    ) -> None:
+        # Acknowledge first: Discord allows 3 s, an answer can take longer on a busy machine.
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        filters = make_filters(since=since, until=until, publication=publication,
+                               author=author, tag=tag)
+        question = " ".join(question.split())
+        answer = await self.bot.ask(question, filters)
+        if not private:
+            self.bot.remember_question(interaction.channel, question)
+        await self._send_answer(interaction, answer, filters, None, private)
+
+    @ask.autocomplete("publication")
+    async def _publication(self, interaction: discord.Interaction, current: str
+                           ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "publication", current)
+
+    @ask.autocomplete("author")
+    async def _author(self, interaction: discord.Interaction, current: str
+                      ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "author", current)
+
+    @ask.autocomplete("tag")
+    async def _tag(self, interaction: discord.Interaction, current: str
+                   ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "tag", current)
+
+    async def _send_answer(
+        self, interaction: discord.Interaction, answer: object, filters: Filters | None,
+        context: str | None, private: bool,
+    ) -> None:
+        from bot.answer import Answer
+
+        assert isinstance(answer, Answer)
+        embed = embeds.answer_embed(answer)
+        if not answer.answered:
+            await interaction.followup.send(embed=embed, ephemeral=private,
+                                            allowed_mentions=NO_PINGS)
+            return
+        view = AnswerView(self.bot, interaction.user.id, answer, filters=filters,
+                          context=context, ephemeral=private)
+        view.message = await interaction.followup.send(
+            embed=embed, view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+
+    # -- the message context menu ----------------------------------------------------------------
+
+    async def ask_about_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        question = clean_question(message.content)
+        if not question:
+            raise UserError("That message has no text I can look up. Try /ask instead.")
+        await interaction.response.defer(thinking=True)
+        answer = await self.bot.ask(question)
+        await self._send_answer(interaction, answer, None, None, False)
+
+    # -- mentions and DMs (called by StewardBot.on_message) -------------------------------------
+
+    async def answer_message(self, message: discord.Message) -> None:
+        question = clean_question(message.content)
+        if not question:
+            await self._reply(message, content="Ask me a question about your union's documents, "
+                                               "e.g. “@Steward how do we file a grievance?”")
+            return
+        _bucket, retry_after = self.bot.limiter.hit(message.author.id)
+        if retry_after is not None:
+            limiter = self.bot.limiter
+            await self._reply(message, content=polite_cooldown(limiter.rate, limiter.per,
+                                                               retry_after))
+            return
+        context = self._follow_up_context(message, question)
+        try:
+            async with message.channel.typing():
+                answer = await self.bot.ask(question, context=context)
+        except Exception:
+            log.exception("answering a mention failed")
+            await self._reply(message, content="Sorry, something went wrong on Steward's side. "
+                                               "Please try again in a moment.")
+            return
+        self.bot.remember_question(message.channel, question if context is None
+                                   else f"{context} {question}")
+        embed = embeds.answer_embed(answer)
+        view = None
+        if answer.answered:
+            view = AnswerView(self.bot, message.author.id, answer, context=context)
+        sent = await self._reply(message, embed=embed, view=view)
+        if view is not None:
+            view.message = sent
+
+    def _follow_up_context(self, message: discord.Message, question: str) -> str | None:
+        """In a thread, a short follow-up ("and for part-timers?") or a reply to Steward
+        is read together with the thread's previous question."""
+        previous = self.bot.previous_question(message.channel)
+        if previous is None:
+            return None
+        reply_to_bot = (
+            message.reference is not None
+            and isinstance(message.reference.resolved, discord.Message)
+            and message.reference.resolved.author.id == getattr(self.bot.user, "id", None)
+        )
+        if reply_to_bot or len(question.split()) <= FOLLOW_UP_WORDS:
+            return previous
+        return None
+
+    async def _reply(self, message: discord.Message, **kwargs: object) -> discord.Message | None:
+        try:
+            return await message.reply(mention_author=False, allowed_mentions=NO_PINGS,
+                                       **kwargs)  # type: ignore[arg-type]
+        except discord.HTTPException as err:
+            # A reply needs Read Message History; without it, answer in the channel.
+            log.warning("could not reply to a mention (%s); sending instead", err.status)
+            try:
+                return await message.channel.send(allowed_mentions=NO_PINGS,
+                                                  **kwargs)  # type: ignore[arg-type]
+            except discord.HTTPException as err2:
+                log.error("could not answer a mention: %s", err2)
+                return None
+
+
+async def values_autocomplete(
+    bot: StewardBot, field: str, current: str
+) -> list[app_commands.Choice[str]]:
+    """Publications, authors or tags from the store that contain what was typed."""
+    values = await bot.run_io(bot.steward.store.distinct_values, field, current.strip())
+    return [app_commands.Choice(name=v[:100], value=v[:100]) for v in values[:25] if v.strip()]
+
+
+async def setup(bot: StewardBot) -> None:
+    await bot.add_cog(Ask(bot))

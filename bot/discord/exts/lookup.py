@@ -1,0 +1,170 @@
+"""Lookups: ``/search`` (paged passages), ``/source`` (documents, newest first, or one
+document in full) and ``/latest`` (the newest bulletins)."""
+
+from __future__ import annotations
+
+import math
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord import embeds
+from bot.discord.client import StewardBot
+from bot.discord.errors import NO_PINGS, UserError
+from bot.discord.exts.ask import make_filters, values_autocomplete
+from bot.discord.views import PagerView
+from corpus.store import DocumentInfo
+
+SEARCH_PAGES = 5  # /search fetches this many pages at once and pages through them
+DOCUMENTS_PAGE = 10
+OPENING_CHARS = 3000  # /source document: how much of the text to show
+
+
+async def document_autocomplete(
+    bot: StewardBot, current: str
+) -> list[app_commands.Choice[str]]:
+    """Documents whose title contains what was typed, newest first; the value is the id."""
+    docs = await bot.run_io(bot.steward.store.documents)
+    needle = current.strip().casefold()
+    choices = []
+    for doc in docs:
+        if needle and needle not in doc.title.casefold() and needle not in doc.doc_id.casefold():
+            continue
+        if len(doc.doc_id) > 100:  # Discord's limit for a choice value; cannot be chosen
+            continue
+        date = doc.date.isoformat() if doc.date else "undated"
+        name = f"{embeds.flatten(doc.title)[: 100 - len(date) - 3]} ({date})"
+        choices.append(app_commands.Choice(name=name, value=doc.doc_id))
+        if len(choices) == 25:
+            break
+    return choices
+
+
+def _pages(count: int, size: int) -> int:
+    return max(math.ceil(count / size), 1)
+
+
+class Lookup(commands.Cog):
+    def __init__(self, bot: StewardBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="search", description="List the passages that match a query")
+    @app_commands.describe(
+        query="Words or a question to look for",
+        publication="Only this publication",
+        since="Only documents dated on or after (YYYY-MM-DD)",
+        until="Only documents dated on or before (YYYY-MM-DD)",
+        author="Only this author",
+        tag="Only documents with this tag",
+        private="Only you see the results",
+    )
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 500],
+        publication: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        author: str | None = None,
+        tag: str | None = None,
+        private: bool = False,
+    ) -> None:
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        filters = make_filters(since=since, until=until, publication=publication,
+                               author=author, tag=tag)
+        size = self.bot.settings.search_page_size
+        hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
+                                           filters)
+        total = _pages(len(hits), size)
+
+        def render(page: int) -> discord.Embed:
+            return embeds.search_embed(query, hits, page, size, total)
+
+        if total <= 1:
+            await interaction.followup.send(embed=render(0), ephemeral=private,
+                                            allowed_mentions=NO_PINGS)
+            return
+        view = PagerView(self.bot, interaction.user.id, render, total, command="/search")
+        view.message = await interaction.followup.send(
+            embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+
+    @app_commands.command(name="source",
+                          description="Your union's documents, newest first, or one in full")
+    @app_commands.describe(document="Pick a document by its title (leave empty for the list)",
+                           private="Only you see it")
+    async def source(
+        self, interaction: discord.Interaction, document: str | None = None,
+        private: bool = False,
+    ) -> None:
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        if document:
+            await self._one_document(interaction, document, private)
+            return
+        docs = await self.bot.run_io(self.bot.steward.store.documents)
+        await self._document_list(interaction, "Documents", docs, private)
+
+    @source.autocomplete("document")
+    async def _document(self, interaction: discord.Interaction, current: str
+                        ) -> list[app_commands.Choice[str]]:
+        return await document_autocomplete(self.bot, current)
+
+    @app_commands.command(name="latest", description="The newest bulletins and articles")
+    @app_commands.describe(publication="Only this publication", count="How many (1-25)")
+    async def latest(
+        self, interaction: discord.Interaction, publication: str | None = None,
+        count: app_commands.Range[int, 1, 25] = 5,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        filters = make_filters(publication=publication)
+        docs = await self.bot.run_io(self.bot.steward.store.documents, filters, count)
+        title = f"Latest from {publication}" if publication else "Latest documents"
+        await self._document_list(interaction, title, docs, False)
+
+    @latest.autocomplete("publication")
+    async def _latest_publication(self, interaction: discord.Interaction, current: str
+                                  ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "publication", current)
+
+    async def _document_list(
+        self, interaction: discord.Interaction, title: str, docs: list[DocumentInfo],
+        private: bool,
+    ) -> None:
+        total = _pages(len(docs), DOCUMENTS_PAGE)
+
+        def render(page: int) -> discord.Embed:
+            return embeds.documents_embed(title, docs, page, DOCUMENTS_PAGE, total)
+
+        if total <= 1:
+            await interaction.followup.send(embed=render(0), ephemeral=private,
+                                            allowed_mentions=NO_PINGS)
+            return
+        name = interaction.command.name if interaction.command else "source"
+        view = PagerView(self.bot, interaction.user.id, render, total, command=f"/{name}")
+        view.message = await interaction.followup.send(
+            embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+
+    async def _one_document(self, interaction: discord.Interaction, doc_id: str,
+                            private: bool) -> None:
+        info = await self.bot.run_io(self.bot.steward.store.document_info, doc_id)
+        document = await self.bot.run_io(self.bot.steward.store.document, doc_id)
+        if info is None or document is None:
+            raise UserError("I don't know that document; pick one from the list as you type.")
+        opening = document.text[:OPENING_CHARS]
+        pages = embeds.source_pages(opening, None, embeds.DESCRIPTION_MAX - 200)
+        body = pages[0] + ("\n\n…" if len(pages) > 1 or len(document.text) > OPENING_CHARS
+                           else "")
+        embed = discord.Embed(title=embeds.fit(embeds.flatten(info.title), embeds.TITLE_MAX),
+                              description=body, colour=embeds.COLOUR)
+        if info.url and embeds.safe_url(info.url):
+            embed.url = embeds.safe_url(info.url)
+        embed.add_field(name="Document", value=embeds.document_line(info)[:1024], inline=False)
+        if info.tags:
+            embed.add_field(name="Tags", value=embeds.fit(", ".join(info.tags), 1024),
+                            inline=False)
+        embed.set_footer(text=f"id: {info.doc_id}"[: embeds.FOOTER_MAX])
+        await interaction.followup.send(embed=embed, ephemeral=private, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: StewardBot) -> None:
+    await bot.add_cog(Lookup(bot))

@@ -1,0 +1,88 @@
+"""``steward bot``: run the Discord bot until stopped, with one clear line for the errors a
+volunteer will meet (no token, a rejected token, Discord unreachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import aiohttp
+import discord
+import discord.http
+
+from bot.app import Steward
+from bot.config import discord_token
+from bot.discord.client import StewardBot
+
+log = logging.getLogger("steward.discord")
+
+NO_TOKEN = (
+    "steward: error: DISCORD_TOKEN is not set. Copy your bot's token from the Discord "
+    "developer portal (your application → Bot → Reset Token) and run: "
+    "DISCORD_TOKEN=... steward bot"
+)
+REJECTED_TOKEN = (
+    "steward: error: Discord rejected DISCORD_TOKEN (401 Unauthorized). Reset the token in "
+    "the developer portal (your application → Bot → Reset Token) and set DISCORD_TOKEN to "
+    "the new one."
+)
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
+
+
+def _quiet_payload_logs(query_logging: bool) -> None:
+    # discord.py logs request bodies and gateway events at DEBUG, and those hold questions
+    # and answers; keep them out unless the admins chose query logging.
+    if not query_logging:
+        for name in ("discord.http", "discord.gateway", "discord.webhook.async_",
+                     "discord.state"):
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() < logging.INFO:
+                logger.setLevel(logging.INFO)
+
+
+async def serve(bot: StewardBot, token: str) -> None:
+    """Log in, connect, and run until the bot is closed (SIGTERM and Ctrl-C close it)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM,):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(token)
+
+
+def run_bot(steward: Steward, sync: str | None) -> int:
+    """Run the bot; ``sync`` is None, "global" or a guild id (sync the commands first)."""
+    token = discord_token()
+    if token is None:
+        return _fail(NO_TOKEN)
+    if sync is not None and sync != "global" and not sync.isdigit():
+        return _fail(f"steward: error: --sync takes a server (guild) id or nothing, not {sync!r}")
+    config = steward.config
+    if config.discord.api_base:
+        discord.http.Route.BASE = config.discord.api_base.rstrip("/")
+    _quiet_payload_logs(config.logging.query_logging)
+    bot = StewardBot(steward, sync=sync)
+    log.info("starting Steward's Discord bot (data: %s)", steward.data_dir)
+    try:
+        asyncio.run(serve(bot, token))
+    except discord.LoginFailure:
+        return _fail(REJECTED_TOKEN)
+    except discord.PrivilegedIntentsRequired:  # Steward asks for none; a changed build might
+        return _fail("steward: error: Discord refused a privileged intent; turn it on in the "
+                     "developer portal (Bot → Privileged Gateway Intents) or remove it.")
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as err:
+        return _fail(f"steward: error: cannot reach Discord ({type(err).__name__}: {err}); "
+                     "check the network and try again.")
+    except discord.HTTPException as err:
+        return _fail(f"steward: error: Discord answered {err.status}: {err.text or err}")
+    except KeyboardInterrupt:
+        pass
+    log.info("Steward's Discord bot stopped")
+    return 0

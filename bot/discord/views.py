@@ -1,0 +1,198 @@
+"""Buttons. They carry no authority: all state lives here, in the View, on the bot's side.
+
+Custom ids are random (``stw:<view>:<n>:<random>``) and only mean something while the
+View that made them is alive; a click is matched by discord.py on (message id, custom id),
+so a crafted id cannot reach another message's View, and the bot answers unknown ``stw:``
+ids with "this button has expired" (see ``client.StewardBot.on_interaction``). No button
+does anything an admin command does. Paging checks ``interaction.user.id`` against the
+member who asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.answer import Answer
+from bot.discord import embeds
+from bot.discord.errors import NO_PINGS, report
+from corpus.store import Filters
+
+if TYPE_CHECKING:
+    from bot.discord.client import StewardBot
+
+log = logging.getLogger("steward.discord")
+
+CUSTOM_ID_PREFIX = "stw:"
+ANSWER_TIMEOUT_S = 60 * 60
+PAGER_TIMEOUT_S = 15 * 60
+MAX_ANSWER_PAGES = 5  # "More passages" stops here; beyond it quotes are rarely relevant
+
+
+class StewardView(discord.ui.View):
+    """A View owned by one member, with fresh random custom ids registered as live."""
+
+    def __init__(self, bot: StewardBot, owner_id: int, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.bot = bot
+        self.owner_id = owner_id
+        self.message: discord.Message | discord.WebhookMessage | None = None
+        name = type(self).__name__.lower().removesuffix("view")
+        self._ids: list[str] = []
+        for n, item in enumerate(self.children):
+            if isinstance(item, discord.ui.Button) and item.url is None:
+                item.custom_id = f"{CUSTOM_ID_PREFIX}{name}:{n}:{secrets.token_hex(8)}"
+                self._ids.append(item.custom_id)
+        bot.live_custom_ids.update(self._ids)
+
+    def _release(self) -> None:
+        self.bot.live_custom_ids.difference_update(self._ids)
+
+    def stop(self) -> None:
+        self._release()
+        super().stop()
+
+    async def on_timeout(self) -> None:
+        self._release()
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.message is not None:
+            # The message may be gone, ephemeral, or its token expired: nothing to do then.
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(view=self, allowed_mentions=NO_PINGS)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:
+        await report(interaction, error)
+
+
+class AnswerView(StewardView):
+    """More passages · Show source · 👍 · 👎 under an answer."""
+
+    def __init__(
+        self,
+        bot: StewardBot,
+        owner_id: int,
+        answer: Answer,
+        *,
+        filters: Filters | None = None,
+        context: str | None = None,
+        ephemeral: bool = False,
+    ) -> None:
+        super().__init__(bot, owner_id, timeout=ANSWER_TIMEOUT_S)
+        self.answer = answer
+        self.filters = filters
+        self.context = context
+        self.ephemeral = ephemeral
+        self.next_page: dict[int, int] = {}  # member id -> the page "More passages" shows next
+        self.voted: set[int] = set()  # in memory only: one vote per member per answer
+        if len(answer.quotes) < bot.steward.config.answer.max_quotes:
+            self.more.disabled = True  # a short page means there is nothing further
+
+    @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary)
+    async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        user = interaction.user.id
+        # The asker's next page is posted like the answer; anyone else gets a private copy.
+        private = self.ephemeral or user != self.owner_id
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        page = self.next_page.get(user, self.answer.page + 1)
+        if page >= MAX_ANSWER_PAGES:
+            await interaction.followup.send(
+                "That's as far as I go on one question; try asking it another way, or add "
+                "filters (publication, dates, tag).", ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        self.next_page[user] = page + 1
+        answer = await self.bot.ask(self.answer.question, self.filters, page=page,
+                                    context=self.context)
+        if not answer.quotes:
+            await interaction.followup.send("There are no more passages on this question.",
+                                            ephemeral=private, allowed_mentions=NO_PINGS)
+            return
+        view = AnswerView(self.bot, user, answer, filters=self.filters, context=self.context,
+                          ephemeral=private)
+        view.message = await interaction.followup.send(
+            embed=embeds.answer_embed(answer, more_possible=True), view=view,
+            ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+
+    @discord.ui.button(label="Show source", style=discord.ButtonStyle.secondary)
+    async def source(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        entries = await self.bot.source_contexts(self.answer.quotes)
+        groups = embeds.pack(embeds.source_embeds(entries))
+        for group in groups:
+            await interaction.followup.send(embeds=group, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _vote(self, interaction: discord.Interaction, vote: int) -> None:
+        if interaction.user.id in self.voted:
+            await interaction.response.send_message("You've already rated this answer — thanks!",
+                                                    ephemeral=True)
+            return
+        self.voted.add(interaction.user.id)
+        # Answer first (3 s rule), then write; the vote keeps passage ids, never the voter.
+        await interaction.response.send_message(
+            "Thanks — noted. Admins use these votes to improve Steward.", ephemeral=True)
+        await self.bot.run_io(self.bot.steward.records.feedback, vote, self.answer.passage_ids)
+
+    @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary)
+    async def thumbs_up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._vote(interaction, 1)
+
+    @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary)
+    async def thumbs_down(
+        self, interaction: discord.Interaction, button: discord.ui.Button
+    ) -> None:
+        await self._vote(interaction, -1)
+
+
+class PagerView(StewardView):
+    """Previous / Next over pages built on demand; only the member who asked can turn them."""
+
+    def __init__(
+        self,
+        bot: StewardBot,
+        owner_id: int,
+        render: Callable[[int], discord.Embed],
+        total_pages: int,
+        *,
+        command: str,
+    ) -> None:
+        super().__init__(bot, owner_id, timeout=PAGER_TIMEOUT_S)
+        self.render = render
+        self.total_pages = max(total_pages, 1)
+        self.command = command
+        self.page = 0
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= self.total_pages - 1
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            f"Only the member who ran {self.command} can turn these pages — run "
+            f"{self.command} yourself to get your own list.",
+            ephemeral=True, allowed_mentions=NO_PINGS)
+        return False
+
+    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        self.page = min(max(self.page + step, 0), self.total_pages - 1)
+        self._update_buttons()
+        await interaction.response.edit_message(embed=self.render(self.page), view=self,
+                                                allowed_mentions=NO_PINGS)
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.primary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, 1)
