@@ -15,14 +15,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from corpus.errors import CorpusError
-from corpus.store import Filters
-from embeddings.errors import EncoderError, IndexError_
-
 from bot import render
 from bot.app import Steward, parse_date
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
+from corpus.errors import CorpusError
+from corpus.store import Filters
+from embeddings.errors import EncoderError, IndexError_
 
 log = logging.getLogger("steward")
 
@@ -182,14 +181,15 @@ def cmd_remove(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _lines(path: str) -> Iterator[str]:
-    handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    """Non-blank lines of a file, or of stdin for ``-``."""
+    if path == "-":
+        yield from (line.strip() for line in sys.stdin if line.strip())
+        return
     try:
-        for line in handle:
-            if line.strip():
-                yield line.strip()
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
+        with open(path, encoding="utf-8") as handle:
+            yield from (line.strip() for line in handle if line.strip())
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from err
 
 
 def _announce_samples(steward: Steward, quiet: bool) -> None:
@@ -264,8 +264,12 @@ def chat(steward: Steward, filters: Filters, inp: TextIO, out: TextIO, prompt: b
             if last is None:
                 print("Ask a question first.", file=out)
                 continue
-            last = steward.ask(last.question, filters, page=last.page + 1)
-            print(render.answer_text(last, color) if last.quotes else "No more passages.", file=out)
+            following = steward.ask(last.question, filters, page=last.page + 1)
+            if following.quotes:
+                last = following
+                print(render.answer_text(last, color), file=out)
+            else:
+                print("No more passages that match well enough.", file=out)
         elif word.startswith("source"):
             print(_source(steward, last, text), file=out)
         else:

@@ -79,10 +79,7 @@ def parse_date_text(text: str) -> dt.date | None:
         if not m:
             continue
         parts = m.groupdict()
-        if parts.get("mon"):
-            month = _MONTHS.get(parts["mon"].rstrip(".").lower())
-        else:
-            month = int(parts["month"])
+        month = _MONTHS.get(parts["mon"].rstrip(".").lower()) if parts.get("mon") else int(parts["month"])
         day = int(re.sub(r"\D", "", parts["day"])) if parts.get("day") else 1
         try:
             return dt.date(int(parts["year"]), month or 0, day)

@@ -72,7 +72,8 @@ def test_ids_are_stable_and_depend_on_the_text() -> None:
 
 def test_repeated_paragraphs_get_distinct_ids() -> None:
     para = "The same paragraph appears twice in this scraped page, word for word."
-    passages = chunk_document(doc(f"{para}\n\n{para}"), ChunkerSettings(target_words=5, max_words=20, overlap_sentences=0))
+    settings = ChunkerSettings(target_words=5, max_words=20, overlap_sentences=0)
+    passages = chunk_document(doc(f"{para}\n\n{para}"), settings)
     assert len({p.passage_id for p in passages}) == len(passages) == 2
 
 
@@ -82,7 +83,8 @@ def test_locators_are_paragraph_numbers_or_pages() -> None:
     grievance = next(p for p in passages if p.text.startswith("Filing"))
     assert grievance.locator == 3 and grievance.locator_label == "¶ 3"
     page_two = SAMPLE.index("Filing")
-    paged = chunk_document(doc(SAMPLE, pages=(0, page_two)), ChunkerSettings(target_words=10, max_words=30, overlap_sentences=0))
+    settings = ChunkerSettings(target_words=10, max_words=30, overlap_sentences=0)
+    paged = chunk_document(doc(SAMPLE, pages=(0, page_two)), settings)
     assert [p.locator_label for p in paged][-1] == "p. 2"
     assert paged[0].locator_label == "p. 1"
 

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from stewardtest import CONFIG, REPO
 
 import bot.app
 from bot.cli import chat, main
-from conftest import CONFIG, REPO
 
 SAMPLES = REPO / "corpus" / "samples"
 
@@ -31,7 +31,7 @@ def run(args: list[str], data: Path, capsys: pytest.CaptureFixture[str]) -> tupl
 def test_ingest_reingest_sources_remove(tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     docs = tmp_path / "docs"
-    shutil.copytree(SAMPLES, docs)
+    shutil.copytree(SAMPLES, docs, ignore=shutil.ignore_patterns("*.md"))
     code, out, _ = run(["ingest", str(docs)], data, capsys)
     assert code == 0
     assert "documents: 2 added, 0 updated, 0 unchanged, 0 failed" in out
@@ -102,7 +102,8 @@ def test_ask_and_search_json_and_batch(tmp_path: Path, capsys, monkeypatch) -> N
 def test_filters_on_the_command_line(tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     code, out, _ = run(["search", "solidarity", "--publication", "Bulletin", "--json"], data, capsys)
-    assert {r["title"] for r in json.loads(out)["results"]} == {"Maximizing México’s ‘CIO Moment’: Tri-National Labor Unity"}
+    titles = {r["title"] for r in json.loads(out)["results"]}
+    assert titles == {"Maximizing México’s ‘CIO Moment’: Tri-National Labor Unity"}
     code, _, err = run(["search", "solidarity", "--since", "last week"], data, capsys)
     assert code == 2 and "use YYYY-MM-DD" in err
 

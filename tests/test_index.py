@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HashEncoder
+from stewardtest import HashEncoder
 
 from corpus.chunk import ChunkerSettings, chunk_document
 from corpus.store import Store
@@ -25,7 +25,9 @@ from embeddings.indexer import DENSE_FILE, Indexer, IndexSettings
 from embeddings.search import Searcher
 
 CHUNKER = ChunkerSettings(target_words=20, max_words=30, overlap_sentences=0)
-SETTINGS = IndexSettings(encoder=EncoderSettings(), chunker={"target_words": 20, "max_words": 30, "overlap_sentences": 0})
+SETTINGS = IndexSettings(
+    encoder=EncoderSettings(), chunker={"target_words": 20, "max_words": 30, "overlap_sentences": 0}
+)
 
 
 def bulletin(n: int, extra: str = "") -> Document:
@@ -157,7 +159,7 @@ def _ingest_forever(root: str, start: int, delay: float) -> None:
         return original(texts, batch_size, progress)
 
     encoder.encode = slow  # type: ignore[method-assign]
-    store, gens, indexer = setup(Path(root), encoder)
+    store, _gens, indexer = setup(Path(root), encoder)
     n = start
     while True:
         put(store, bulletin(n))

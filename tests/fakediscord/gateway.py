@@ -128,6 +128,13 @@ class GatewayConnection:
         self.ready = False  # READY or RESUMED sent
         self.heartbeats = 0
         self.received: list[dict[str, Any]] = []
+        self.server_close_code: int | None = None
+
+    async def close(self, code: int, reason: bytes) -> None:
+        """Close from the server side, remembering our code (the peer echoes its own)."""
+        if self.server_close_code is None:
+            self.server_close_code = code
+        await self.ws.close(code=code, message=reason)
 
     async def send(self, payload: dict[str, Any]) -> None:
         async with self.lock:
@@ -153,6 +160,7 @@ class Gateway:
         self.server = server
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewayConnection] = []  # every connection ever accepted
+        # per closed connection: the code the server closed with, else the client's code
         self.closed_with: list[int | None] = []
 
     # --- helpers used by the server -------------------------------------------------------
@@ -187,7 +195,7 @@ class Gateway:
                 del self.sessions[session.session_id]
             session.connection = None
             conn.ready = False
-            await conn.ws.close(code=code, message=b"dropped by test")
+            await conn.close(code, b"dropped by test")
             dropped += 1
         self.server._notify()
         return dropped
@@ -201,7 +209,7 @@ class Gateway:
     async def close_all(self) -> None:
         for conn in self.connections:
             if not conn.ws.closed:
-                await conn.ws.close(code=1001, message=b"server shutting down")
+                await conn.close(1001, b"server shutting down")
 
     # --- the WebSocket handler -----------------------------------------------------------
 
@@ -218,7 +226,7 @@ class Gateway:
             "zlib-stream",
             "zstd-stream",
         ):
-            await ws.close(code=4002, message=b"Error while decoding payload.")
+            await conn.close(4002, b"Error while decoding payload.")
             return ws
         await conn.send({"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         try:
@@ -229,7 +237,7 @@ class Gateway:
                 conn.received.append(payload)
                 await self._on_payload(conn, payload)
         finally:
-            self.closed_with.append(ws.close_code)
+            self.closed_with.append(conn.server_close_code or ws.close_code)
             if conn.session is not None and conn.session.connection is conn:
                 conn.session.connection = None
             conn.ready = False
@@ -246,7 +254,7 @@ class Gateway:
         elif op == Op.RESUME:
             await self._resume(conn, data or {})
         elif conn.session is None:
-            await conn.ws.close(code=4003, message=b"Not authenticated.")
+            await conn.close(4003, b"Not authenticated.")
         elif op == Op.REQUEST_GUILD_MEMBERS:
             await self._members_chunk(conn, data or {})
         # PRESENCE_UPDATE and voice ops are recorded (conn.received) and otherwise ignored.
@@ -254,17 +262,17 @@ class Gateway:
     async def _identify(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
         server = self.server
         if conn.session is not None:
-            await conn.ws.close(code=4005, message=b"Already authenticated.")
+            await conn.close(4005, b"Already authenticated.")
             return
         if data.get("token") != server.token:
-            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            await conn.close(4004, b"Authentication failed.")
             return
         intents = data.get("intents")
         if intents is None:
-            await conn.ws.close(code=4013, message=b"Invalid intent(s).")
+            await conn.close(4013, b"Invalid intent(s).")
             return
         if intents & Intents.PRIVILEGED & ~server.allowed_privileged_intents:
-            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            await conn.close(4014, b"Disallowed intent(s).")
             return
         session = GatewaySession(
             session_id=secrets.token_hex(16),
@@ -316,7 +324,7 @@ class Gateway:
             await conn.send({"op": Op.INVALID_SESSION, "d": False})
             return
         if session.connection is not None and session.connection is not conn:
-            await session.connection.ws.close(code=4000, message=b"session resumed elsewhere")
+            await session.connection.close(4000, b"session resumed elsewhere")
         session.connection = conn
         session.resumes += 1
         conn.session = session
@@ -331,7 +339,7 @@ class Gateway:
     async def _members_chunk(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
         # Enough for discord.py's chunk_guild(): every member in one chunk.
         assert conn.session is not None
-        guild = self.server.guild(int(data["guild_id"]))
+        guild = self.server.guild_by_id(int(data["guild_id"]))
         members = guild.members
         if data.get("user_ids"):
             wanted = {int(u) for u in data["user_ids"]}

@@ -41,6 +41,7 @@ __all__ = [
     "check_modal",
     "flatten_errors",
     "invalid_form_body",
+    "is_empty_message",
 ]
 
 # Numbers from https://discord.com/developers/docs/resources/message and .../interactions.
@@ -140,7 +141,9 @@ def _check_embeds(errs: FormErrors, embeds: Sequence[Mapping[str, Any]], base: l
             if not name:
                 errs.add([*at, "fields", j, "name"], "BASE_TYPE_REQUIRED", "This field is required")
             if not value:
-                errs.add([*at, "fields", j, "value"], "BASE_TYPE_REQUIRED", "This field is required")
+                errs.add(
+                    [*at, "fields", j, "value"], "BASE_TYPE_REQUIRED", "This field is required"
+                )
             errs.max_length([*at, "fields", j, "name"], name, EMBED_FIELD_NAME_MAX)
             errs.max_length([*at, "fields", j, "value"], value, EMBED_FIELD_VALUE_MAX)
         footer = embed.get("footer") or {}
@@ -228,9 +231,7 @@ def check_embeds(embeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return errs.tree
 
 
-def check_message(
-    payload: Mapping[str, Any], *, base: Sequence[str] = (), edit: bool = False
-) -> dict[str, Any]:
+def check_message(payload: Mapping[str, Any], *, base: Sequence[str] = ()) -> dict[str, Any]:
     """Errors for a create/edit-message payload (also a webhook or callback ``data``).
 
     Returns Discord's ``errors`` tree, empty when the payload is valid. ``base`` prefixes
@@ -249,7 +250,6 @@ def check_message(
         _check_rows(errs, components, at)
     if payload.get("allowed_mentions") is not None:
         _check_allowed_mentions(errs, payload["allowed_mentions"], at)
-    del edit  # edits follow the same limits; kept for call-site readability
     return errs.tree
 
 
@@ -289,7 +289,9 @@ def check_modal(data: Mapping[str, Any], *, base: Sequence[str] = ()) -> dict[st
     return errs.tree
 
 
-def check_interaction_callback(response_type: int, data: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_interaction_callback(
+    response_type: int, data: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Errors for a whole callback body ``{"type": ..., "data": ...}``."""
     data = data or {}
     if response_type in (4, 7):

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
-    "Permissions",
     "FakeChannel",
     "FakeGuild",
     "FakeMember",
     "FakeRole",
     "FakeUser",
+    "Permissions",
     "default_guild",
     "iso_now",
     "snowflake",
