@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.answer import Answer, Answerer, AnswerSettings
+from bot.config import Config
+from bot.records import Records
 from corpus.chunk import chunk_document
 from corpus.errors import ReadError, UnsupportedFormat
 from corpus.load import expand_sources, load_source
@@ -21,10 +24,6 @@ from embeddings.encoder import Encoder, load_encoder
 from embeddings.generations import Generations
 from embeddings.indexer import Indexer, SyncReport
 from embeddings.search import Hit, Searcher
-
-from bot.answer import Answer, Answerer, AnswerSettings
-from bot.config import Config
-from bot.records import Records
 
 log = logging.getLogger(__name__)
 

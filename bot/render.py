@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from embeddings.search import Hit
-
 from bot.answer import Answer, Quote
+from embeddings.search import Hit
 
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 
