@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.encoder import PACKAGED_MODEL, EncoderSettings
@@ -36,6 +37,11 @@ class DataSection(_Section):
     dir: str = "data"
 
 
+class ChromeSection(_Section):
+    lines: list[str] = list(DEFAULT_CHROME_LINES)
+    selectors: list[str] = list(DEFAULT_CHROME_SELECTORS)
+
+
 class ReaderSection(_Section):
     max_file_mb: float = Field(25, gt=0)
     max_pdf_pages: int = Field(2000, gt=0)
@@ -45,8 +51,9 @@ class ReaderSection(_Section):
     url_max_mb: float = Field(25, gt=0)
     url_max_redirects: int = Field(5, ge=0)
     allow_private_urls: bool = False
-    chrome_lines: list[str] | None = None
-    chrome_selectors: list[str] | None = None
+    max_docx_unzipped_mb: float = Field(256, gt=0)
+    max_docx_entries: int = Field(5000, gt=0)
+    chrome: ChromeSection = ChromeSection()
 
 
 class ChunkerSection(_Section):
@@ -125,7 +132,7 @@ class Config(_Section):
 
     def reader_settings(self) -> ReaderSettings:
         r = self.reader
-        settings = ReaderSettings(
+        return ReaderSettings(
             max_file_bytes=int(r.max_file_mb * MB),
             max_pdf_pages=r.max_pdf_pages,
             max_text_chars=r.max_text_chars,
@@ -134,12 +141,11 @@ class Config(_Section):
             url_max_bytes=int(r.url_max_mb * MB),
             url_max_redirects=r.url_max_redirects,
             allow_private_urls=r.allow_private_urls,
+            max_docx_unzipped_bytes=int(r.max_docx_unzipped_mb * MB),
+            max_docx_entries=r.max_docx_entries,
+            chrome_lines=list(r.chrome.lines),
+            chrome_selectors=list(r.chrome.selectors),
         )
-        if r.chrome_lines is not None:
-            settings.chrome_lines = list(r.chrome_lines)
-        if r.chrome_selectors is not None:
-            settings.chrome_selectors = list(r.chrome_selectors)
-        return settings
 
     def chunker_settings(self) -> ChunkerSettings:
         return ChunkerSettings(**self.chunker.model_dump())

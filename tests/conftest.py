@@ -58,3 +58,14 @@ def sample_steward(tmp_path_factory: pytest.TempPathFactory, real_encoder: objec
     steward.ensure_samples()
     yield steward
     steward.close()
+
+
+@pytest.fixture
+def sample_data_dir(tmp_path: Path, sample_steward) -> Path:
+    """A private copy of the sample Steward's data folder (ingest once, copy per test)."""
+    import shutil
+
+    sample_steward.store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    target = tmp_path / "data"
+    shutil.copytree(sample_steward.data_dir, target, ignore=shutil.ignore_patterns("*.lock", "models"))
+    return target

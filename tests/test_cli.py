@@ -77,8 +77,8 @@ def test_first_ask_on_an_empty_data_folder_ingests_the_samples(tmp_path: Path, c
     assert "three million union members in 1935" in out.getvalue()
 
 
-def test_ask_and_search_json_and_batch(tmp_path: Path, capsys, monkeypatch) -> None:
-    data = tmp_path / "data"
+def test_ask_and_search_json_and_batch(tmp_path: Path, sample_data_dir: Path, capsys, monkeypatch) -> None:
+    data = sample_data_dir
     code, out, _ = run(["ask", "What is a welga ng bayan?", "--json"], data, capsys)
     assert code == 0 and json.loads(out)["answered"] is True
     code, out, _ = run(["search", "people's strike", "--limit", "3", "--json"], data, capsys)
@@ -99,8 +99,8 @@ def test_ask_and_search_json_and_batch(tmp_path: Path, capsys, monkeypatch) -> N
     assert all(len(r["results"]) == 2 and "elapsed_ms" in r for r in rows)
 
 
-def test_filters_on_the_command_line(tmp_path: Path, capsys) -> None:
-    data = tmp_path / "data"
+def test_filters_on_the_command_line(sample_data_dir: Path, capsys) -> None:
+    data = sample_data_dir
     code, out, _ = run(["search", "solidarity", "--publication", "Bulletin", "--json"], data, capsys)
     titles = {r["title"] for r in json.loads(out)["results"]}
     assert titles == {"Maximizing México’s ‘CIO Moment’: Tri-National Labor Unity"}
@@ -118,9 +118,9 @@ def test_chat_more_and_source(sample_steward) -> None:
     assert "Say `source N` with N from 1 to" in text
 
 
-def test_stats_never_shows_the_token(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_stats_never_shows_the_token(sample_data_dir: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "MTIzNDU2.secret-token-value")
-    code, out, _ = run(["stats", "--json"], tmp_path / "data", capsys)
+    code, out, _ = run(["stats", "--json"], sample_data_dir, capsys)
     stats = json.loads(out)
     assert code == 0 and "secret-token-value" not in out
     assert stats["model"] == "sentence-transformers/all-MiniLM-L6-v2"
@@ -140,14 +140,15 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, capsys) -> None:
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
-def test_forget_erases_logged_questions(tmp_path: Path, capsys) -> None:
+def test_forget_erases_logged_questions(tmp_path: Path, sample_data_dir: Path, capsys) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG.read_text().replace("query_logging = false", "query_logging = true"))
     out = io.StringIO()
-    main(["--config", str(cfg), "--data-dir", str(tmp_path / "d"), "-q", "ask", "secret campaign question?"], out=out)
-    db = (tmp_path / "d" / "steward.sqlite3").read_bytes()
+    data = str(sample_data_dir)
+    main(["--config", str(cfg), "--data-dir", data, "-q", "ask", "secret campaign question?"], out=out)
+    db = b"".join(p.read_bytes() for p in sample_data_dir.glob("steward.sqlite3*"))
     assert b"secret campaign question" in db
-    main(["--config", str(cfg), "--data-dir", str(tmp_path / "d"), "forget"], out=out)
+    main(["--config", str(cfg), "--data-dir", data, "forget"], out=out)
     assert "erased 1 logged questions" in out.getvalue()
-    for path in (tmp_path / "d").glob("steward.sqlite3*"):
+    for path in sample_data_dir.glob("steward.sqlite3*"):
         assert b"secret campaign question" not in path.read_bytes()
