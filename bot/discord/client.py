@@ -56,9 +56,42 @@ THREAD_MEMORY = 1000  # threads whose last question is remembered for follow-ups
 THREAD_MEMORY_S = 30 * 60  # a follow-up this long after the last question starts afresh
 
 
+# discord.py logs request bodies and gateway events at DEBUG, and those hold questions and
+# answers; they stay out of the logs unless the admins turned query logging on.
+PAYLOAD_LOGGERS = ("discord.http", "discord.gateway", "discord.webhook.async_", "discord.state")
+
+
+def quiet_payload_logs(query_logging: bool) -> None:
+    if query_logging:
+        return
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        # Even when the root logger is at DEBUG (set now or later): DEBUG here is payloads.
+        logger.setLevel(max(logger.level, logging.INFO))
+
+
+class _NoVoiceWarnings(logging.Filter):
+    """Steward never joins voice, so discord.py's "PyNaCl is not installed" is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
+
+
 def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS,
                                    scopes=INVITE_SCOPES)
+
+
+_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+                 discord.ChannelType.news_thread)
+
+
+def is_thread(channel: object) -> bool:
+    # A thread the cache has not seen arrives as a PartialMessageable with a thread type.
+    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in _THREAD_TYPES
 
 
 class StewardTree(app_commands.CommandTree):
@@ -81,15 +114,19 @@ class StewardBot(commands.Bot):
         )
         self.steward = steward
         self.settings = steward.config.discord
+        quiet_payload_logs(steward.config.logging.query_logging)
         self.admin_role = self.settings.admin_role
         self.sync_scope = sync
         self.limiter = QuestionLimiter(self.settings.cooldown_rate, self.settings.cooldown_per_s)
-        self.live_custom_ids: set[str] = set()
+        # custom id -> its live View (see views.py); anything else is expired or forged
+        self.live_views: dict[str, discord.ui.View] = {}
         # thread id -> (when, last question), for follow-up mentions in threads
         self.thread_questions: collections.OrderedDict[int, tuple[float, str]] = (
             collections.OrderedDict()
         )
-        self.question_pool = ThreadPoolExecutor(2, thread_name_prefix="steward-ask")
+        # One question at a time: the model already uses every core for one query, and two
+        # at once only fight over them. Questions queue here; acknowledgements never wait.
+        self.question_pool = ThreadPoolExecutor(1, thread_name_prefix="steward-ask")
         self.admin_pool = ThreadPoolExecutor(1, thread_name_prefix="steward-admin")
         self.io_pool = ThreadPoolExecutor(2, thread_name_prefix="steward-io")
         self.http_session: aiohttp.ClientSession | None = None
@@ -129,17 +166,18 @@ class StewardBot(commands.Bot):
     # -- thread memory for follow-up questions ----------------------------------------------
 
     def remember_question(self, channel: object, question: str) -> None:
-        if not isinstance(channel, discord.Thread) or not self.settings.thread_context:
+        if not is_thread(channel) or not self.settings.thread_context:
             return
-        self.thread_questions[channel.id] = (time.monotonic(), question)
-        self.thread_questions.move_to_end(channel.id)
+        key = channel.id  # type: ignore[attr-defined]
+        self.thread_questions[key] = (time.monotonic(), question[:2000])
+        self.thread_questions.move_to_end(key)
         while len(self.thread_questions) > THREAD_MEMORY:
             self.thread_questions.popitem(last=False)
 
     def previous_question(self, channel: object) -> str | None:
-        if not isinstance(channel, discord.Thread) or not self.settings.thread_context:
+        if not is_thread(channel) or not self.settings.thread_context:
             return None
-        found = self.thread_questions.get(channel.id)
+        found = self.thread_questions.get(channel.id)  # type: ignore[attr-defined]
         if found is None or time.monotonic() - found[0] > THREAD_MEMORY_S:
             return None
         return found[1]
@@ -211,7 +249,7 @@ class StewardBot(commands.Bot):
         if interaction.type is not discord.InteractionType.component:
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
-        if custom_id.startswith(CUSTOM_ID_PREFIX) and custom_id in self.live_custom_ids:
+        if custom_id.startswith(CUSTOM_ID_PREFIX) and custom_id in self.live_views:
             return  # its View handles it
         if interaction.response.is_done():
             return

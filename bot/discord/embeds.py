@@ -169,9 +169,12 @@ def safe_url(url: str | None) -> str | None:
 
 
 def _link(title: str, url: str | None, limit: int) -> str:
+    """The title as a masked link, in at most ``limit`` chars (plain when the URL would
+    leave the title too little room)."""
     safe = safe_url(url)
-    text = fit(flatten(title), max(limit - (len(safe) + 4 if safe else 0), 20))
-    return f"[{text}]({safe})" if safe else text
+    if safe and limit - len(safe) - 4 >= 40:
+        return f"[{fit(flatten(title), limit - len(safe) - 4)}]({safe})"
+    return fit(flatten(title), max(limit, 1))
 
 
 def citation_line(citation: Citation, limit: int = 400) -> str:
@@ -227,7 +230,7 @@ def embed_chars(embed: discord.Embed) -> int:
     return len(embed)
 
 
-def answer_embed(answer: Answer, *, more_possible: bool = False) -> discord.Embed:
+def answer_embed(answer: Answer) -> discord.Embed:
     """An answer (or an honest "not found") as one embed within every limit."""
     title = fit(flatten(answer.question), TITLE_MAX)
     if not answer.answered:
@@ -247,11 +250,9 @@ def answer_embed(answer: Answer, *, more_possible: bool = False) -> discord.Embe
     blocks = [quote_block(q, per_quote) for q in answer.quotes]
     description = "\n\n".join(blocks)
     embed = discord.Embed(title=title, description=description[:DESCRIPTION_MAX], colour=COLOUR)
-    footer = "Quoted word for word from your union's documents."
+    footer = "Quoted word for word from your union's documents. Show source: the full context."
     if answer.page:
         footer = f"More passages (page {answer.page + 1}). " + footer
-    if more_possible:
-        footer += " Show source: the full context."
     embed.set_footer(text=footer)
     return embed
 
@@ -270,8 +271,9 @@ def search_embed(
     for rank, hit in enumerate(hits[start : start + page_size], start=start + 1):
         doc = hit.document
         date = doc.date.isoformat() if doc.date else "undated"
-        head = f"**{rank}.** {_link(doc.title, doc.url, 300)} ({date}, {hit.passage.locator_label})"
-        first = fit(flatten(hit.passage.text), max(per_item - len(head) - 1, 40))
+        where = f" ({date}, {escape(hit.passage.locator_label)})"
+        head = f"**{rank}.** {_link(doc.title, doc.url, per_item // 2 - len(where))}{where}"
+        first = fit(flatten(hit.passage.text), max(per_item - len(head) - 1, 20))
         lines.append(f"{head}\n{first}")
     embed = discord.Embed(title=title, description="\n\n".join(lines)[:DESCRIPTION_MAX],
                           colour=COLOUR)

@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.discord.checks import NotStewardAdmin, QuestionCooldown, polite_cooldown
+from embeddings.errors import EncoderError, IndexError_
 
 log = logging.getLogger("steward.discord")
 
@@ -30,6 +31,10 @@ def describe(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, UserError):
         return str(error)
+    if isinstance(error, IndexError_ | EncoderError):
+        # Not the member's to fix, but the message says what an admin should do.
+        log.warning("cannot answer: %s", error)
+        return f"Steward can't search right now ({error}). Please tell an admin."
     if isinstance(error, NotStewardAdmin):
         return str(error)
     if isinstance(error, QuestionCooldown):

@@ -36,17 +36,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _quiet_payload_logs(query_logging: bool) -> None:
-    # discord.py logs request bodies and gateway events at DEBUG, and those hold questions
-    # and answers; keep them out unless the admins chose query logging.
-    if not query_logging:
-        for name in ("discord.http", "discord.gateway", "discord.webhook.async_",
-                     "discord.state"):
-            logger = logging.getLogger(name)
-            if logger.getEffectiveLevel() < logging.INFO:
-                logger.setLevel(logging.INFO)
-
-
 async def serve(bot: StewardBot, token: str) -> None:
     """Log in, connect, and run until the bot is closed (SIGTERM and Ctrl-C close it)."""
     loop = asyncio.get_running_loop()
@@ -67,7 +56,6 @@ def run_bot(steward: Steward, sync: str | None) -> int:
     config = steward.config
     if config.discord.api_base:
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
-    _quiet_payload_logs(config.logging.query_logging)
     bot = StewardBot(steward, sync=sync)
     log.info("starting Steward's Discord bot (data: %s)", steward.data_dir)
     try:

@@ -48,10 +48,11 @@ class StewardView(discord.ui.View):
             if isinstance(item, discord.ui.Button) and item.url is None:
                 item.custom_id = f"{CUSTOM_ID_PREFIX}{name}:{n}:{secrets.token_hex(8)}"
                 self._ids.append(item.custom_id)
-        bot.live_custom_ids.update(self._ids)
+        bot.live_views.update(dict.fromkeys(self._ids, self))
 
     def _release(self) -> None:
-        self.bot.live_custom_ids.difference_update(self._ids)
+        for custom_id in self._ids:
+            self.bot.live_views.pop(custom_id, None)
 
     def stop(self) -> None:
         self._release()
@@ -93,8 +94,6 @@ class AnswerView(StewardView):
         self.ephemeral = ephemeral
         self.next_page: dict[int, int] = {}  # member id -> the page "More passages" shows next
         self.voted: set[int] = set()  # in memory only: one vote per member per answer
-        if len(answer.quotes) < bot.steward.config.answer.max_quotes:
-            self.more.disabled = True  # a short page means there is nothing further
 
     @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -118,7 +117,7 @@ class AnswerView(StewardView):
         view = AnswerView(self.bot, user, answer, filters=self.filters, context=self.context,
                           ephemeral=private)
         view.message = await interaction.followup.send(
-            embed=embeds.answer_embed(answer, more_possible=True), view=view,
+            embed=embeds.answer_embed(answer), view=view,
             ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
 
     @discord.ui.button(label="Show source", style=discord.ButtonStyle.secondary)

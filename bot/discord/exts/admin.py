@@ -151,12 +151,16 @@ class Progress:
         except discord.HTTPException as err:  # e.g. the 15-minute token ran out
             log.warning("progress edit failed: %s", err)
 
-    async def finish(self, content: str | None = None, embed: discord.Embed | None = None) -> None:
+    async def stop(self) -> None:
+        """No more progress edits (before the final message, or an error message)."""
         for task in (self._ticker, self._pending):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def finish(self, content: str | None = None, embed: discord.Embed | None = None) -> None:
+        await self.stop()
         await self.interaction.edit_original_response(
             content=embeds.plain(content) if content else None, embed=embed,
             allowed_mentions=NO_PINGS)
@@ -231,19 +235,28 @@ class Admin(commands.GroupCog, group_name="admin",
             overrides["title"] = title.strip()
         if publication:
             overrides["publication"] = publication.strip()
+        extension = self._check_attachment(file) if file is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        what = file.filename if file is not None else url or ""
+        what = embeds.fit(embeds.flatten(file.filename if file is not None else url or ""), 200)
         progress = Progress(interaction, f"Adding {what}")
-        source = str(await self._save_attachment(file, progress)) if file is not None else url or ""
         started = time.perf_counter()
-        report = await self.bot.run_admin(self.bot.steward.ingest, [source], overrides or None,
-                                          on_progress=progress.from_thread)
+        try:
+            if file is not None and extension is not None:
+                source = str(await self._save_attachment(file, extension, progress))
+            else:
+                source = url or ""
+            report = await self.bot.run_admin(self.bot.steward.ingest, [source],
+                                              overrides or None, on_progress=progress.from_thread)
+        finally:
+            await progress.stop()  # an error message must not be overwritten by progress
         log.info("admin %s added %s: %s in %.1f s", interaction.user.id,
                  "an attachment" if file else "a URL", report.summary(),
                  time.perf_counter() - started)
         await progress.finish(ingest_message(report, what))
 
-    async def _save_attachment(self, file: discord.Attachment, progress: Progress) -> Path:
+    def _check_attachment(self, file: discord.Attachment) -> str:
+        """The extension to save it with; refuses (before any download) what Steward cannot
+        read or what is too big."""
         extension = upload_extension(file.filename, file.content_type)
         if extension is None:
             raise UserError("Steward reads PDF, HTML, Markdown, plain text and DOCX files; "
@@ -252,6 +265,11 @@ class Admin(commands.GroupCog, group_name="admin",
         if file.size > limit:
             raise UserError(f"That file is {file.size / 1024 / 1024:.1f} MB; the limit is "
                             f"{limit / 1024 / 1024:.0f} MB (max_file_mb in config.toml [reader]).")
+        return extension
+
+    async def _save_attachment(self, file: discord.Attachment, extension: str,
+                               progress: Progress) -> Path:
+        limit = self.bot.steward.config.reader_settings().max_file_bytes
         progress.update(f"downloading ({file.size / 1024:.0f} KB)")
         assert self.bot.http_session is not None
         data = await download(self.bot.http_session, file.url, limit,
@@ -267,7 +285,10 @@ class Admin(commands.GroupCog, group_name="admin",
         progress = Progress(interaction, "Re-embedding every passage")
         progress.update("working")
         progress.start_ticker()
-        report = await self.bot.run_admin(self.bot.steward.reindex)
+        try:
+            report = await self.bot.run_admin(self.bot.steward.reindex)
+        finally:
+            await progress.stop()
         log.info("admin %s reindexed: %d passages into generation %s in %.1f s",
                  interaction.user.id, report.encoded, report.generation, report.seconds)
         await progress.finish(f"✅ Re-embedded {report.encoded} passages into generation "

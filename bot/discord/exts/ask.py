@@ -7,6 +7,7 @@ same buttons.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -18,7 +19,7 @@ from bot.app import parse_date
 from bot.discord import embeds
 from bot.discord.checks import polite_cooldown, question_cooldown
 from bot.discord.client import StewardBot
-from bot.discord.errors import NO_PINGS, UserError
+from bot.discord.errors import NO_PINGS, UserError, describe
 from bot.discord.views import AnswerView
 from corpus.store import Filters
 
@@ -160,13 +161,18 @@ class Ask(commands.Cog):
                                                                retry_after))
             return
         context = self._follow_up_context(message, question)
+        # "Steward is typing…" while it looks (best effort: it needs no permission we lack
+        # to answer, and it must not stop the answer).
+        with contextlib.suppress(discord.HTTPException):
+            await message.channel.typing()
         try:
-            async with message.channel.typing():
-                answer = await self.bot.ask(question, context=context)
-        except Exception:
-            log.exception("answering a mention failed")
-            await self._reply(message, content="Sorry, something went wrong on Steward's side. "
-                                               "Please try again in a moment.")
+            answer = await self.bot.ask(question, context=context)
+        except Exception as err:
+            said = describe(err)
+            if said is None:
+                log.exception("answering a mention failed")
+                said = "Sorry, something went wrong on Steward's side. Please try again later."
+            await self._reply(message, content=said)
             return
         self.bot.remember_question(message.channel, question if context is None
                                    else f"{context} {question}")

@@ -89,6 +89,21 @@ class Lookup(commands.Cog):
         view.message = await interaction.followup.send(
             embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
 
+    @search.autocomplete("publication")
+    async def _search_publication(self, interaction: discord.Interaction, current: str
+                                  ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "publication", current)
+
+    @search.autocomplete("author")
+    async def _search_author(self, interaction: discord.Interaction, current: str
+                             ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "author", current)
+
+    @search.autocomplete("tag")
+    async def _search_tag(self, interaction: discord.Interaction, current: str
+                          ) -> list[app_commands.Choice[str]]:
+        return await values_autocomplete(self.bot, "tag", current)
+
     @app_commands.command(name="source",
                           description="Your union's documents, newest first, or one in full")
     @app_commands.describe(document="Pick a document by its title (leave empty for the list)",
