@@ -17,7 +17,7 @@ from bot.answer import Answer, Answerer, AnswerSettings
 from bot.config import Config
 from bot.records import Records
 from corpus.chunk import chunk_document
-from corpus.errors import ReadError, UnsupportedFormat
+from corpus.errors import ReadError, StoreError, UnsupportedFormat
 from corpus.load import expand_sources, load_source
 from corpus.store import Filters, Store
 from embeddings.encoder import Encoder, load_encoder
@@ -195,7 +195,10 @@ class Steward:
     ) -> Answer:
         answer = self.answerer.ask(question, filters, page=page, context=context)
         if page == 0:
-            self.records.question_answered(question, answer.answered, answer.passage_ids)
+            try:
+                self.records.question_answered(question, answer.answered, answer.passage_ids)
+            except StoreError as err:  # a full disk must not cost the member their answer
+                log.warning("usage not recorded: %s", err)
         return answer
 
     def search(self, query: str, limit: int = 10, filters: Filters | None = None) -> list[Hit]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
+from embeddings.dense import DenseSettings
 from embeddings.encoder import PACKAGED_MODEL, EncoderSettings
 from embeddings.indexer import IndexSettings
 from embeddings.search import SearchSettings
@@ -53,6 +54,8 @@ class ReaderSection(_Section):
     allow_private_urls: bool = False
     max_docx_unzipped_mb: float = Field(256, gt=0)
     max_docx_entries: int = Field(5000, gt=0)
+    isolate: bool = True
+    max_read_memory_mb: float = Field(1024, gt=0)
     chrome: ChromeSection = ChromeSection()
 
 
@@ -64,7 +67,7 @@ class ChunkerSection(_Section):
 
 class IndexSection(_Section):
     model: str = PACKAGED_MODEL
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     batch_size: int = Field(32, gt=0)
     threads: int = Field(0, ge=0)
     allow_download: bool = False
@@ -72,12 +75,17 @@ class IndexSection(_Section):
     keep_generations: int = Field(2, ge=1)
     query_prefix: str = ""
     passage_prefix: str = ""
+    exact_max_passages: int = Field(200_000, ge=0)
+    nprobe: int = Field(0, ge=0)
+    nlist: int = Field(0, ge=0)
+    retrain_growth: float = Field(2.0, gt=1)
+    search_threads: int = Field(1, ge=1)
 
 
 class SearchSection(_Section):
-    fusion: Literal["rrf", "convex"] = "rrf"
-    dense_weight: float = Field(1.0, ge=0)
-    keyword_weight: float = Field(1.0, ge=0)
+    fusion: Literal["convex", "minmax", "rrf"] = "convex"
+    dense_weight: float = Field(0.55, ge=0)
+    keyword_weight: float = Field(0.45, ge=0)
     rrf_k: int = Field(60, gt=0)
     candidates: int = Field(100, gt=0)
     max_per_document: int = Field(2, gt=0)
@@ -86,7 +94,7 @@ class SearchSection(_Section):
 
 class AnswerSection(_Section):
     max_quotes: int = Field(3, ge=1, le=3)
-    min_confidence: float = Field(0.35, ge=-1, le=1)
+    min_confidence: float = Field(0.44, ge=-1, le=1)
     quote_max_sentences: int = Field(3, ge=1)
     quote_max_chars: int = Field(700, ge=80)
     closest_titles: int = Field(3, ge=0)
@@ -143,6 +151,8 @@ class Config(_Section):
             allow_private_urls=r.allow_private_urls,
             max_docx_unzipped_bytes=int(r.max_docx_unzipped_mb * MB),
             max_docx_entries=r.max_docx_entries,
+            isolate=r.isolate,
+            max_read_memory_bytes=int(r.max_read_memory_mb * MB),
             chrome_lines=list(r.chrome.lines),
             chrome_selectors=list(r.chrome.selectors),
         )
@@ -168,6 +178,13 @@ class Config(_Section):
             chunker=self.chunker.model_dump(),
             embed_title=self.index.embed_title,
             keep_generations=self.index.keep_generations,
+            dense=DenseSettings(
+                exact_max_passages=self.index.exact_max_passages,
+                nprobe=self.index.nprobe,
+                nlist=self.index.nlist,
+                retrain_growth=self.index.retrain_growth,
+                search_threads=self.index.search_threads,
+            ),
         )
 
     def search_settings(self) -> SearchSettings:

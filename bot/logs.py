@@ -17,15 +17,24 @@ _NOISY = ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces the Discord token wherever it would appear in a log line."""
+    """Replaces the Discord token wherever it would appear in a log line: the message, a
+    traceback (an exception's text can quote a header or a URL) and a stack dump."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         token = os.environ.get("DISCORD_TOKEN", "").strip()
-        if token:
-            message = record.getMessage()
-            if token in message:
-                record.msg = message.replace(token, "[token]")
-                record.args = None
+        if not token:
+            return True
+        message = record.getMessage()
+        if token in message:
+            record.msg = message.replace(token, "[token]")
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse this cached text, so the traceback is written redacted.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and token in record.exc_text:
+            record.exc_text = record.exc_text.replace(token, "[token]")
+        if record.stack_info and token in record.stack_info:
+            record.stack_info = record.stack_info.replace(token, "[token]")
         return True
 
 

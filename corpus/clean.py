@@ -17,6 +17,7 @@ from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 __all__ = [
     "DEFAULT_CHROME_LINES",
     "DEFAULT_CHROME_SELECTORS",
+    "clean_field",
     "clean_text",
     "compile_chrome_lines",
     "normalise_text",
@@ -34,6 +35,7 @@ _JUNK = re.compile(
     "\u200b\u2060\ufeff\u180e\ud800-\udfff]"
 )
 _BLANK_RUN = re.compile(r"\n{3,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Chrome lines are short; longer lines are never tested (keeps huge lines cheap).
 _MAX_CHROME_LINE = 300
 
@@ -89,3 +91,14 @@ def remove_chrome_lines(text: str, patterns: Sequence[str]) -> str:
 def clean_text(text: str, chrome_lines: Sequence[str]) -> str:
     """Normalise ``text`` and remove chrome lines: what every reader stores."""
     return normalise_text(remove_chrome_lines(normalise_text(text), chrome_lines))
+
+
+def clean_field(value: str) -> str:
+    """One metadata value (a title, an author, a path) as it is stored and shown: one line.
+
+    Lone surrogates (a file name whose bytes are not UTF-8, an escaped ``\\ud800`` in YAML)
+    become U+FFFD, so the value can be stored and a bad byte stays visible; then the same
+    removals as :func:`normalise_text` (control characters, bidi overrides that could make a
+    title display as something else, zero-width junk); every run of whitespace becomes one space.
+    """
+    return " ".join(normalise_text(_SURROGATE.sub("\ufffd", value)).split())

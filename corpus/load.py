@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from corpus.clean import clean_field
 from corpus.errors import ReadError, UnsupportedFormat
 from corpus.fetch import fetch_url
 from corpus.metadata import (
@@ -54,7 +55,13 @@ def load_source(
     :mod:`corpus.metadata` for the fields and the precedence. Raises :class:`ReadError`
     (:class:`UnsupportedFormat` for formats Steward does not read) for any bad input, with
     a reason that says what to do; never another exception type for bad input.
+    With ``settings.isolate`` the read runs in a worker process with hard time and memory
+    limits (:mod:`corpus.isolation`); results and errors are the same.
     """
+    if settings.isolate:
+        from corpus.isolation import load_isolated
+
+        return load_isolated(source, settings, overrides)
     try:
         return _load(source, settings, overrides or {})
     except (ReadError, ImportError):  # an ImportError is a broken install, not bad input
@@ -166,21 +173,23 @@ def _split_documents(
 
 def _document(resolved: str, fmt: str, text: str, meta: Mapping[str, object], doc_id: str,
               pages: tuple[int, ...] = ()) -> Document:
+    # Metadata comes from the file, its name and the admin; like the text, it is cleaned of
+    # control characters, bidi overrides and undecodable bytes (which SQLite cannot store).
     def text_field(key: str) -> str | None:
         value = meta.get(key)
-        return str(value) if value else None
+        return (clean_field(str(value)) or None) if value else None
 
-    tags = meta.get("tags") or ()
+    tags = (clean_field(str(t)) for t in meta.get("tags") or ())  # type: ignore[union-attr]
     return Document(
-        source=resolved,
-        title=text_field("title") or title_from_source(resolved),
+        source=clean_field(resolved),
+        title=text_field("title") or clean_field(title_from_source(resolved)) or "Untitled",
         text=text,
-        doc_id=doc_id,
+        doc_id=clean_field(doc_id) or derive_doc_id(resolved),
         author=text_field("author"),
         date=meta.get("date"),  # type: ignore[arg-type]  # validated dt.date
         publication=text_field("publication"),
         url=text_field("url"),
-        tags=tuple(str(t) for t in tags),  # type: ignore[union-attr]
+        tags=tuple(t for t in tags if t),
         pages=pages,
         format=fmt,
     )
@@ -284,8 +293,10 @@ def _expand_folder(root: Path, add: _Add, errors: list[ReadError]) -> None:
                 add(str(path), str(path.resolve()))
             else:
                 errors.append(UnsupportedFormat(entry.path, unknown_format_reason(path)))
-        except OSError as err:
-            errors.append(ReadError(entry.path, f"could not be read ({err.strerror or err})"))
+        except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop (Python < 3.13)
+            # One bad entry is reported; the walk goes on to the rest of the folder.
+            reason = getattr(err, "strerror", None) or err
+            errors.append(ReadError(entry.path, f"could not be read ({reason})"))
 
 
 def _sorted_entries(folder: Path, errors: list[ReadError]) -> list[os.DirEntry[str]]:

@@ -120,6 +120,14 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def _write_failure(path: Path, err: sqlite3.OperationalError) -> str:
+    if "full" in str(err):
+        return (f"could not write to the store {path}: the disk is full. Nothing stored before "
+                "was lost; free some space and run the command again")
+    return (f"could not write to the store {path} ({err}); check the disk and the file's "
+            "permissions, then run the command again")
+
+
 class Store:
     """Documents and passages in one SQLite file. Safe to share between threads."""
 
@@ -160,15 +168,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: committed on success, rolled back on any error."""
+        """One atomic unit of work: committed on success, rolled back on any error.
+
+        A write the disk refuses (full, read-only, I/O error) is a StoreError saying so; the
+        store is then as it was before the transaction.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    # After some errors (a full disk) SQLite has rolled back already; a second
+                    # ROLLBACK would hide the real error behind "no transaction is active".
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as err:
+                raise StoreError(_write_failure(self.path, err)) from err
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run one statement and return its rows (for the bot's own tables)."""

@@ -77,6 +77,10 @@ class ReaderSettings:
     # A DOCX is a ZIP: refuse one that unpacks past these (a decompression bomb).
     max_docx_unzipped_bytes: int = 256 * 1024 * 1024
     max_docx_entries: int = 5000
+    # Read each source in a worker process that is killed at the deadline and whose memory is
+    # capped (corpus/isolation.py); off, the limits are only checked between a reader's steps.
+    isolate: bool = False
+    max_read_memory_bytes: int = 1024 * 1024 * 1024
     # Lines removed wherever they appear as a whole line (site chrome); regular expressions.
     # Defaults and the reason for each rule: corpus/chrome.py. An empty list removes nothing.
     chrome_lines: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_LINES))

@@ -1,7 +1,7 @@
 """Errors about the index; each message says what to do next."""
 
 
-class IndexError_(Exception):  # noqa: N801 - trailing underscore avoids the builtin IndexError
+class IndexError_(Exception):
     """The index is missing, corrupt or unusable."""
 
 

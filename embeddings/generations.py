@@ -156,11 +156,15 @@ class Generations:
 
     def _point_to(self, name: str) -> None:
         tmp = self.root / f".CURRENT.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(name + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.pointer)
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(name + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.pointer)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no half-written pointer behind
+            raise
         _fsync_dir(self.root)
 
     def cleanup(self, keep: int = 2) -> list[str]:
@@ -171,6 +175,11 @@ class Generations:
             pid = path.name.rsplit("-", 1)[-1]
             if not pid.isdigit() or not _alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        for path in self.root.glob(".CURRENT.*"):  # a pointer a killed writer never swapped in
+            pid = path.name.rsplit(".", 1)[-1]
+            if not pid.isdigit() or not _alive(int(pid)):
+                path.unlink(missing_ok=True)
                 removed.append(path.name)
         names = self.names()
         for name in names[: max(0, len(names) - max(keep, 1))]:

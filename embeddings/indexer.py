@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from corpus.store import Store
-from embeddings.dense import DenseIndex
+from embeddings.bm25 import build_keyword
+from embeddings.dense import DenseIndex, DenseSettings
 from embeddings.encoder import Encoder, EncoderSettings
-from embeddings.errors import IndexMismatch
+from embeddings.errors import IndexError_, IndexMismatch
 from embeddings.generations import Generations, Manifest
-from embeddings.keyword import KeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class IndexSettings:
     chunker: dict[str, int]
     embed_title: bool = True
     keep_generations: int = 2
+    dense: DenseSettings = field(default_factory=DenseSettings)
 
 
 @dataclass
@@ -94,46 +96,61 @@ class Indexer:
         """Publish a generation matching the store; ``full`` re-encodes every passage."""
         started = time.perf_counter()
         with self.generations.lock():
-            current = self.generations.current()
+            # A full rebuild needs nothing from the current generation, so it also works when
+            # that one (or the pointer to it) is damaged: it is what the error messages advise.
+            current = None if full else self.generations.current()
             dense: DenseIndex | None = None
             if current is not None and not full:
-                check_manifest(Manifest.read(current / "manifest.json"), self.settings)
-                dense = DenseIndex.load(current / DENSE_FILE)
-            wanted = self.store.all_vids()
-            have = set(dense.ids().tolist()) if dense is not None else set()
-            to_add = sorted(wanted - have)
-            to_remove = have - wanted
-            if dense is not None and not to_add and not to_remove:
+                manifest = Manifest.read(current / "manifest.json")
+                check_manifest(manifest, self.settings)
+                dense = DenseIndex.load(current / DENSE_FILE, settings=self.settings.dense,
+                                        params=manifest.index_params)
+            # Set arithmetic in numpy: at a million passages Python sets cost seconds.
+            wanted = np.fromiter(self.store.all_vids(), np.int64)
+            have = dense.ids() if dense is not None else np.empty(0, np.int64)
+            to_add = np.setdiff1d(wanted, have, assume_unique=True).tolist()
+            to_remove = np.setdiff1d(have, wanted, assume_unique=True)
+            if dense is not None and not to_add and not len(to_remove):
                 return SyncReport(0, 0, len(wanted), current.name if current else None, False,
                                   time.perf_counter() - started)
-            vectors = self._encode(to_add, progress)
+            texts = self.store.texts_for_embedding(to_add)
+            vectors = self._encode(to_add, texts, progress)
             if dense is None:
-                dense = DenseIndex.empty(self.encoder.dimension)
-            dense.remove(to_remove)
+                dense = DenseIndex.empty(self.encoder.dimension, self.settings.dense)
+            dense.remove(to_remove.tolist())
             dense.add(np.asarray(to_add, dtype=np.int64), vectors)
-            name = self._publish(dense)
+            dense = dense.fit()  # exact or IVF by size (retrained as it grows)
+            previous = current / KEYWORD_DIR if current is not None and not full else None
+            name = self._publish(dense, wanted, previous, texts)
             self.generations.cleanup(self.settings.keep_generations)
         log.info("index generation %s: %d encoded, %d removed, %d passages",
                  name, len(to_add), len(to_remove), dense.size)
         return SyncReport(len(to_add), len(to_remove), dense.size, name, True,
                           time.perf_counter() - started)
 
-    def _encode(self, vids: list[int], progress: bool) -> np.ndarray:
+    def _encode(self, vids: list[int], texts: dict[int, tuple[str, str]], progress: bool) -> np.ndarray:
         if not vids:
             dim = self._encoder.dimension if self._encoder else 0
             return np.zeros((0, dim), dtype=np.float32)
-        texts = self.store.texts_for_embedding(vids)
         inputs = [embed_text(*texts[v], self.settings) for v in vids]
         return self.encoder.encode(
             inputs, batch_size=self.settings.encoder.batch_size, progress=progress and len(inputs) > 64
         )
 
-    def _publish(self, dense: DenseIndex) -> str:
-        vids, texts = [], []
-        for vid, title, text in self.store.iter_passage_texts():
-            vids.append(vid)
-            texts.append(f"{title}\n{text}" if self.settings.embed_title else text)
-        keyword = KeywordIndex.build(vids, texts)
+    def _publish(
+        self,
+        dense: DenseIndex,
+        wanted: np.ndarray,
+        previous_keyword: Path | None,
+        texts: dict[int, tuple[str, str]],
+    ) -> str:
+        def keyword_texts(vids: list[int]) -> dict[int, str]:
+            # Usually only the new passages: the previous generation's term counts cover
+            # the rest (a full rebuild, or a changed tokenizer, asks for every passage).
+            missing = [v for v in vids if v not in texts]
+            found = {**texts, **(self.store.texts_for_embedding(missing) if missing else {})}
+            return {v: f"{found[v][0]}\n{found[v][1]}" if self.settings.embed_title else found[v][1] for v in vids}
+
         manifest = Manifest(
             model=self.settings.encoder.model,
             dimension=dense.dimension,
@@ -143,11 +160,20 @@ class Indexer:
             passages=dense.size,
             index_type=dense.index_type,
             backend=self.settings.encoder.backend,
+            index_params=dense.params,
         )
-        with self.generations.new() as folder:
-            dense.save(folder / DENSE_FILE)
-            keyword.save(folder / KEYWORD_DIR)
-            (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        try:
+            with self.generations.new() as folder:
+                dense.save(folder / DENSE_FILE)
+                build_keyword(previous_keyword, wanted, keyword_texts, folder / KEYWORD_DIR)
+                (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        except (OSError, RuntimeError) as err:  # FAISS reports a failed write as RuntimeError
+            # The half-written folder is gone (Generations.new) and CURRENT was not touched.
+            raise IndexError_(
+                f"could not write a new index generation in {self.generations.root} "
+                f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); the disk may be "
+                "full. The previous generation still serves; free some space and run the command again."
+            ) from err
         return self.generations.current_name() or ""
 
 

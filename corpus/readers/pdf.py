@@ -76,19 +76,26 @@ def read(data: bytes, ctx: ReadContext) -> Extracted:
     count = _page_count(reader, ctx)
     chrome = ctx.settings.chrome_lines
     text, starts = "", []
+    first_error: Exception | None = None
     for number in range(count):
         ctx.check_time()
         try:
             page_text = clean_text(reader.pages[number].extract_text(), chrome)
+        except (MemoryError, RecursionError):
+            raise  # the whole file is too big or too deep, not one damaged page (load_source says so)
         except Exception as err:  # one unreadable page should not lose the others
             log.warning("%s: page %d could not be read (%s); it is left empty",
                         ctx.source, number + 1, err)
+            first_error = first_error or err
             page_text = ""
         if text and page_text:
             text += "\n\n"
         starts.append(len(text))
         text += page_text
         ctx.check_length(len(text))
+    if not text and first_error is not None:  # not a scan: e.g. a decompression bomb pypdf refused
+        raise ctx.fail(f"the PDF is damaged: no page could be read ({first_error}); open it in a "
+                       "PDF viewer and save or print it to a new PDF")
     if not text:
         raise ctx.fail("the PDF has no text to extract (it is probably scanned images); "
                        "run OCR on it first (e.g. ocrmypdf) and add the result")
