@@ -22,8 +22,31 @@ from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, Indexer, IndexSettings
 from embeddings.keyword import KeywordIndex, tokenize
 
 CHUNKER = ChunkerSettings(target_words=20, max_words=30, overlap_sentences=0)
-WORDS = ("wages safety grievance overtime contract steward ballot strike picket union meeting dues "
-         "nurses drivers teachers warehouse heat breaks schedule seniority layoff bargaining vote").split()
+WORDS = [
+    "wages",
+    "safety",
+    "grievance",
+    "overtime",
+    "contract",
+    "steward",
+    "ballot",
+    "strike",
+    "picket",
+    "union",
+    "meeting",
+    "dues",
+    "nurses",
+    "drivers",
+    "teachers",
+    "warehouse",
+    "heat",
+    "breaks",
+    "schedule",
+    "seniority",
+    "layoff",
+    "bargaining",
+    "vote",
+]
 
 
 def bulletin(n: int) -> Document:
@@ -103,9 +126,9 @@ def test_ivf_recall_against_exact_on_clustered_vectors() -> None:
     exact = DenseIndex.build(vids, x, DenseSettings(exact_max_passages=10**6))
     approx = DenseIndex.build(vids, x, DenseSettings(exact_max_passages=0))
     assert exact.index_type == FLAT and approx.index_type == IVF_SQ8
-    recall = np.mean([
-        len(set(exact.search(q, 10)[0].tolist()) & set(approx.search(q, 10)[0].tolist())) / 10 for q in queries
-    ])
+    recall = np.mean(
+        [len(set(exact.search(q, 10)[0].tolist()) & set(approx.search(q, 10)[0].tolist())) / 10 for q in queries]
+    )
     assert recall >= 0.95
 
 
