@@ -381,8 +381,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     steward = None
     try:
         config: Config = load_config(args.config, args.data_dir)
-        serving = args.command == "bot" or (args.command == "run" and discord_token() is not None)
-        setup_logging(config, quiet=args.quiet, serving=serving)
+        setup_logging(config, quiet=args.quiet)
         steward = Steward(config)
         return args.func(steward, args, out)
     except (ConfigError, CorpusError, IndexError_, EncoderError, UsageError, ValueError) as err:

@@ -38,9 +38,7 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(config: Config, quiet: bool = False, serving: bool = False) -> None:
-    """Console: warnings and errors for one-off commands; for a serving bot also the INFO
-    lines a volunteer watches (online, sync, ingest). The log file gets ``[logging] level``."""
+def setup_logging(config: Config, quiet: bool = False) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_steward", False):
@@ -48,7 +46,7 @@ def setup_logging(config: Config, quiet: bool = False, serving: bool = False) ->
     level = getattr(logging, config.logging.level)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = logging.StreamHandler()
-    console.setLevel(logging.ERROR if quiet else level if serving else max(level, logging.WARNING))
+    console.setLevel(logging.ERROR if quiet else max(level, logging.WARNING))
     handlers: list[logging.Handler] = [console]
     if config.logging.file:
         path = Path(config.logging.file)
