@@ -203,3 +203,36 @@ def test_vectors_are_normalised_cosines(tmp_path: Path, hash_encoder: HashEncode
     hits = Searcher(store, gens, hash_encoder, SETTINGS).search("members shop wages safety", 3)
     assert all(-1.0001 <= h.dense <= 1.0001 for h in hits)
     assert np.isclose(np.linalg.norm(hits[0].vector), 1.0, atol=1e-5)
+
+
+def _dated(doc_id: str, text: str, date: str) -> Document:
+    import datetime as dt
+
+    return Document(source=f"/d/{doc_id}", title="Dues", text=text, doc_id=doc_id, date=dt.date.fromisoformat(date))
+
+
+def test_the_newer_bulletin_ranks_first_when_two_say_the_same(tmp_path: Path, hash_encoder: HashEncoder) -> None:
+    store, gens, indexer = setup(tmp_path, hash_encoder)
+    text = "Monthly dues are two hours of pay, collected on the first Friday of the month."
+    put(store, _dated("old", text, "2021-01-01"))
+    put(store, _dated("new", text + " Still true.", "2024-01-01"))
+    indexer.sync()
+    hits = Searcher(store, gens, hash_encoder, SETTINGS).search("how much are monthly dues", 5)
+    assert [h.passage.doc_id for h in hits[:2]] == ["new", "old"]
+    # The rule is a setting: at 1.0 it is off and plain relevance decides.
+    from embeddings.search import SearchSettings
+
+    plain = Searcher(store, gens, hash_encoder, SETTINGS, SearchSettings(recency_similarity=1.0))
+    assert [h.passage.doc_id for h in plain.search("how much are monthly dues", 5)][:1] == ["old"]
+
+
+def test_at_most_two_passages_of_one_document_by_default(tmp_path: Path, hash_encoder: HashEncoder) -> None:
+    store, gens, indexer = setup(tmp_path, hash_encoder)
+    put(store, bulletin(1))
+    put(store, bulletin(2))
+    indexer.sync()
+    searcher = Searcher(store, gens, hash_encoder, SETTINGS)
+    hits = searcher.search("members shop wages safety grievance", 10)
+    per_doc = {d: sum(h.passage.doc_id == d for h in hits) for d in ("b1", "b2")}
+    assert per_doc == {"b1": 2, "b2": 2}
+    assert len(searcher.search("members shop wages safety grievance", 10, diversify=False)) > 4
