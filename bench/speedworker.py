@@ -150,6 +150,7 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
     cpu_started = time.process_time()
     single: list[list[float]] = []
     stages: dict[str, list[float]] = defaultdict(list)
+    retrieval: list[float] = []
     answered = 0
     for chunk in per_round:
         lat = []
@@ -159,9 +160,12 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
             answered += ok
             for k, v in times.items():
                 stages[k].append(v)
+            # question -> ranked passages: encoding it and the hybrid search (with the hits)
+            retrieval.append(times.get("encode_query", 0.0) + times.get("search", 0.0))
         single.append(lat)
     asked = sum(len(r) for r in single)
     out["single"] = {"rounds_ms": [[round(x * 1000, 3) for x in r] for r in single],
+                     "retrieval_ms": [round(x * 1000, 3) for x in retrieval],
                      "cpu_ms_per_question": (time.process_time() - cpu_started) / asked * 1000}
     out["answered_share"] = answered / asked
     out["stages_ms_p50"] = {k: float(np.median(v) * 1000) for k, v in stages.items()}
@@ -192,6 +196,10 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
     }
     out["peak_rss_mb"] = _status_kb("VmHWM") / 1024
     out["rss_mb"] = _status_kb("VmRSS") / 1024
+    # File-backed pages are the memory-mapped index (and libraries): clean, shared by every
+    # process serving the same generation, and reclaimable; anonymous pages are this process's.
+    out["rss_file_mb"] = _status_kb("RssFile") / 1024
+    out["rss_anon_mb"] = _status_kb("RssAnon") / 1024
 
     if args.baseline_vectors:
         out["baseline"] = baseline(steward, questions[: args.baseline_questions], args.baseline_vectors)

@@ -266,7 +266,7 @@ class Answerer:
 
 
 _SPAN_CACHE = 10_000  # passages (~10 MB)
-_VECTOR_CACHE = 20_000  # sentences (~35 MB with 384-dimensional vectors)
+_VECTOR_CACHE = 10_000  # sentences (~17 MB with 384-dimensional vectors)
 
 
 def _coverage(rarity: dict[str, float], text: str) -> float:

@@ -47,9 +47,10 @@ class KeywordIndex:
         self._model = model
         self.vids = vids
         self._by_vid: tuple[np.ndarray, np.ndarray] | None = None  # (order, sorted vids), built on first use
-        # The last query's scores per thread: a hybrid search scores the same query twice
-        # (top k, then the passages only FAISS found), and at 1M passages each costs ~10 ms.
-        self._recent = threading.local()
+        # The last query's scores: a hybrid search scores the same query twice (top k, then
+        # the passages only FAISS found), and at 1M passages each costs ~10 ms. One slot for
+        # all threads (the scores depend only on the query), so memory stays one array.
+        self._recent: tuple[tuple[str, ...], np.ndarray] | None = None
 
     @classmethod
     def build(cls, vids: Sequence[int], texts: Sequence[str], k1: float = K1, b: float = B) -> KeywordIndex:
@@ -106,8 +107,9 @@ class KeywordIndex:
     def _all_scores(self, tokens: list[str]) -> np.ndarray:
         """Every passage's score (by position) for ``tokens``; the last query's is kept per thread."""
         key = tuple(tokens)
-        if getattr(self._recent, "key", None) == key:
-            return self._recent.scores
+        recent = self._recent
+        if recent is not None and recent[0] == key:
+            return recent[1]
         model = self._model
         dense = np.zeros(int(model.scores["num_docs"]), np.float32)
         if getattr(model, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: every passage scores
@@ -117,7 +119,7 @@ class KeywordIndex:
             for t in model.get_tokens_ids(tokens):
                 start, end = int(indptr[t]), int(indptr[t + 1])
                 dense[indices[start:end]] += data[start:end]  # a passage appears once per term
-        self._recent.key, self._recent.scores = key, dense
+        self._recent = (key, dense)
         return dense
 
     def _positions(self, vids: np.ndarray) -> np.ndarray:
