@@ -521,7 +521,11 @@ def fmt(s: dict[str, float], digits: int = 1) -> str:
 def table(results: dict[str, object]) -> str:
     lines = [f"Steward speed — {results['date']} — {results['machine']}",
              f"backend {results['backend']}; load average at start {results['load_start']}, "
-             f"end {results['load_end']}; median (min–max) over repeats", ""]
+             f"end {results['load_end']}; median (min–max) over repeats"]
+    for run in results.get("partial_runs", []):
+        lines.append(f"re-measured {', '.join(run['sections'])} on {run['date']}: load average {run['load'][0]} "
+                     f"at start, {run['load'][1]} at end")
+    lines.append("")
     ing = results.get("ingest")
     if ing:
         lines += [
@@ -588,10 +592,12 @@ def plot(results: dict[str, object], path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.plot(n, [s["single"]["p50_ms"] for s in sizes], "o-", label="answer p50")
     ax1.plot(n, [s["single"]["p99_ms"] for s in sizes], "o-", label="answer p99")
-    ax1.plot(n, [s.get("retrieval_vs_naive", {}).get("steward_p50_ms", np.nan) for s in sizes], "s--",
-             label="retrieval p50")
+    ax1.plot(n, [s["single"].get("retrieval_p50_ms", np.nan) for s in sizes], "s--", label="retrieval p50")
+    ax1.plot(n, [s["single"].get("retrieval_p99_ms", np.nan) for s in sizes], "s--", label="retrieval p99")
+    ax1.plot(n, [s.get("retrieval_vs_naive", {}).get("steward_p50_ms", np.nan) for s in sizes], "^-.",
+             label="dense+BM25 top-100 p50")
     ax1.plot(n, [s.get("retrieval_vs_naive", {}).get("naive_p50_ms", np.nan) for s in sizes], "x:",
-             label="naive exact retrieval p50")
+             label="naive exact dense+BM25 p50")
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_xlabel("passages")

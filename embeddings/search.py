@@ -23,6 +23,7 @@ from embeddings.errors import IndexError_
 from embeddings.generations import Generations, Manifest
 from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, check_manifest
 from embeddings.keyword import KeywordIndex
+from embeddings.memory import tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Searcher:
         self._loaded: LoadedGeneration | None = None
         self._unloadable = ""  # a newer generation that failed to load (logged once)
         self._lock = threading.Lock()
+        tune_malloc()  # two malloc arenas: one per asking thread kept ~270 MB of freed arrays at 1M
 
     # -- generations -----------------------------------------------------------------------
 
