@@ -27,10 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "robustness.json"
 SUPPORT = REPO / "tests" / "robustness"
-# The Discord tests that send crafted interactions which must be refused (other members'
-# buttons, non-admins, forged custom ids, mentions, oversized input...). Counted when present.
-DISCORD_TESTS = REPO / "tests" / "discord"
-DISCORD_REFUSALS = "refus or forged or crafted or spoof or traversal or hostile"
+# The Discord tests that send crafted interactions which must be refused (every admin path
+# from non-admins, forged and replayed button ids, other members' pages, the owner's text
+# command) and a flood of 500 interactions from one member; each writes what it sent and
+# what came back to the JSON file named by STEWARD_DISCORD_FIGURES.
+DISCORD_TESTS = REPO / "tests" / "discord" / "test_discord_abuse.py"
+DISCORD_FIGURES_ENV = "STEWARD_DISCORD_FIGURES"
 
 
 def _support():  # type: ignore[no-untyped-def]
@@ -211,25 +213,49 @@ def _atheris_target(suffix: str, libfuzzer_args: list[str]) -> None:
 
 
 def discord_refusals() -> dict[str, object]:
-    """Crafted Discord interactions refused: the passing tests of tests/discord matching
-    DISCORD_REFUSALS; "n/a" until those tests exist."""
-    if not DISCORD_TESTS.is_dir():
+    """Crafted Discord interactions refused, counted from the interactions the tests in
+    DISCORD_TESTS actually sent, and what a flood from one member cost."""
+    if not DISCORD_TESTS.is_file():
         return {"refused": "n/a", "failures": []}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(DISCORD_TESTS), "-q", "-p", "no:cacheprovider",
-         "-k", DISCORD_REFUSALS],
-        cwd=REPO, capture_output=True, text=True, timeout=1800,
-    )
+    with tempfile.TemporaryDirectory(prefix="steward-discord-") as tmp:
+        figures_path = Path(tmp) / "figures.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", str(DISCORD_TESTS), "-q", "-p", "no:cacheprovider"],
+            cwd=REPO, capture_output=True, text=True, timeout=1800,
+            env={**os.environ, DISCORD_FIGURES_ENV: str(figures_path)},
+        )
+        figures = json.loads(figures_path.read_text(encoding="utf-8")) if figures_path.exists() else {}
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    passed = re.search(r"(\d+) passed", summary)
-    failed = re.search(r"(\d+) (failed|error)", summary)
-    if not passed and not failed:
-        return {"refused": "n/a", "note": summary or "no refusal tests selected", "failures": []}
-    return {"refused": int(passed.group(1)) if passed else 0, "selection": DISCORD_REFUSALS,
-            "failures": [f"tests/discord: {summary}"] if failed else []}
+    failures = [] if done.returncode == 0 else [f"{DISCORD_TESTS.relative_to(REPO)}: {summary or done.stderr[-500:]}"]
+    crafted, flood = figures.get("crafted"), figures.get("flood")
+    if crafted is None:
+        return {"refused": "n/a", "note": summary or "no crafted interactions were sent",
+                "failures": failures or ["the crafted-interaction test recorded no figures"]}
+    failures += [f"crafted interaction not refused: {case['name']}: {case['said'][:200]}"
+                 for case in crafted["cases"] if not case["refused"]]
+    if not crafted["store_unchanged"] or crafted["downloads"] or crafted["syncs"]:
+        failures.append(f"crafted interactions changed something: store unchanged "
+                        f"{crafted['store_unchanged']}, downloads {crafted['downloads']}, syncs {crafted['syncs']}")
+    result: dict[str, object] = {
+        "refused": crafted["refused"], "sent": crafted["sent"],
+        "hidden_by_discord": crafted["hidden_by_discord"], "cases": crafted["cases"], "failures": failures,
+    }
+    if flood is not None:
+        result["flood"] = flood
+    return result
 
 
 # -- the report ------------------------------------------------------------------------------
+
+
+def _flood(discord: dict[str, object]) -> str:
+    """A flood from one member: questions actually answered of the interactions sent,
+    e.g. "4/500 (496 refused, 0 unacknowledged)"."""
+    flood = discord.get("flood")
+    if not isinstance(flood, dict):
+        return "n/a"
+    late = flood["interactions"] - flood["acknowledged"]
+    return f"{flood['answered']}/{flood['interactions']} ({flood['refused']} refused, {late} unacknowledged)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fuzz-per-format", type=int, default=None)
     parser.add_argument("--kills", type=int, default=None)
     parser.add_argument("--atheris-runs", type=int, default=None, help="per format; 0 skips atheris")
-    parser.add_argument("--no-discord", action="store_true", help="do not run the Discord refusal tests")
+    parser.add_argument("--no-discord", action="store_true",
+                        help="do not run the Discord crafted-interaction and flood tests")
     parser.add_argument("--atheris-target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.atheris_target:
@@ -280,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         "kills_survived": f"{parts['kills'].get('survived', 0)}/{parts['kills'].get('kills', 0)}",
         "searches_during_swaps": parts["swaps"].get("searches", 0),
         "swaps": parts["swaps"].get("swaps", 0),
-        "crafted_interactions_refused": parts["discord"].get("refused", "n/a"),
+        "crafted_interactions_refused": (f"{parts['discord']['refused']}/{parts['discord']['sent']}"
+                                         if "sent" in parts["discord"] else parts["discord"].get("refused", "n/a")),
+        "flood_interactions_answered": _flood(parts["discord"]),
         "failures": len(failures),
     }
     result = {"date": dt.date.today().isoformat(), "seed": seed, "quick": args.quick, "machine": machine(),

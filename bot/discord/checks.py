@@ -93,13 +93,18 @@ def admin_only() -> Callable[[T], T]:
 
 
 class QuestionLimiter:
-    """``rate`` questions per ``per`` seconds per member, shared by /ask, the context menu
-    and mentions (one budget, however a member asks)."""
+    """``rate`` questions per ``per`` seconds per member, shared by /ask, /search, the
+    context menu, mentions and "More passages" (one budget, however a member asks).
+
+    It is checked before anything else is done: a member over the limit gets the polite
+    refusal at once, and nothing is searched, queued or deferred for them.
+    """
 
     def __init__(self, rate: int, per: float) -> None:
         self.rate = rate
         self.per = per
         self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._told: dict[int, float] = {}  # member id -> when a mention was last refused
         self._last_prune = time.monotonic()
 
     def hit(self, user_id: int) -> tuple[app_commands.Cooldown, float | None]:
@@ -110,6 +115,17 @@ class QuestionLimiter:
             bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
         return bucket, bucket.update_rate_limit()
 
+    def tell_once(self, user_id: int) -> bool:
+        """Whether to answer an over-limit mention with the refusal: once per ``per`` seconds
+        per member, so a flood of mentions is not echoed into the channel as refusals
+        (interactions, which must be answered, are refused every time)."""
+        now = time.monotonic()
+        told = self._told.get(user_id)
+        if told is not None and now - told < self.per:
+            return False
+        self._told[user_id] = now
+        return True
+
     def _prune(self) -> None:
         # Forget members whose window has passed, so the map cannot grow without bound.
         now = time.monotonic()
@@ -119,6 +135,9 @@ class QuestionLimiter:
         for user_id, bucket in list(self._buckets.items()):
             if bucket.get_tokens() >= bucket.rate:
                 del self._buckets[user_id]
+        for user_id, told in list(self._told.items()):
+            if now - told >= self.per:
+                del self._told[user_id]
 
 
 def question_cooldown(interaction: discord.Interaction) -> bool:
@@ -130,3 +149,15 @@ def question_cooldown(interaction: discord.Interaction) -> bool:
     if retry_after is not None:
         raise QuestionCooldown(bucket, retry_after)
     return True
+
+
+def question_refusal(client: object, user_id: int) -> str | None:
+    """For buttons that ask a question: count one for ``user_id``; the polite refusal to
+    send when over the limit, None to go ahead."""
+    limiter: QuestionLimiter | None = getattr(client, "limiter", None)
+    if limiter is None:
+        return None
+    _bucket, retry_after = limiter.hit(user_id)
+    if retry_after is None:
+        return None
+    return polite_cooldown(limiter.rate, limiter.per, retry_after)

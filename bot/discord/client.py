@@ -14,6 +14,7 @@ import collections
 import contextlib
 import functools
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -249,13 +250,27 @@ class StewardBot(commands.Bot):
         if interaction.type is not discord.InteractionType.component:
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
-        if custom_id.startswith(CUSTOM_ID_PREFIX) and custom_id in self.live_views:
-            return  # its View handles it
+        view = self.live_views.get(custom_id) if custom_id.startswith(CUSTOM_ID_PREFIX) else None
+        if view is not None:
+            # discord.py hands a click to a View only on the message it was sent with; a live
+            # id replayed on another message reaches no View and is answered here.
+            bound = getattr(getattr(view, "message", None), "id", None)
+            clicked = interaction.message.id if interaction.message is not None else None
+            if bound is None or bound == clicked:
+                return  # its View handles it
         if interaction.response.is_done():
             return
         with contextlib.suppress(discord.HTTPException):
             await interaction.response.send_message(
                 "This button has expired. Ask again to get fresh buttons.", ephemeral=True)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An event handler raised: logged like a command's error (no message text)."""
+        error = sys.exc_info()[1]
+        if error is None:
+            await super().on_error(event_method, *args, **kwargs)
+            return
+        errors.log_unexpected(self, error, f"error in {event_method}")
 
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         log.error("text command %s failed: %s", ctx.command, error)

@@ -2,13 +2,17 @@
 members in a line they can act on, never a traceback in chat.
 
 Logs name the command and an error reference, not the member or what they asked
-(question text stays out of logs unless query logging is on).
+(question text stays out of logs unless query logging is on). An unexpected error's
+traceback is logged with its frames and exception types but without the exceptions'
+messages, which can quote the question (or a secret); with query logging on it is logged
+in full.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 
 import discord
 from discord import app_commands
@@ -23,6 +27,50 @@ NO_PINGS = discord.AllowedMentions.none()
 
 class UserError(Exception):
     """A problem with what the member asked for; the message is shown to them as is."""
+
+
+WITHHELD = "[message withheld: query_logging is off]"
+
+
+def query_logging_on(client: object) -> bool:
+    """Whether the admins turned on query logging (the bot's Steward says; False without one)."""
+    config = getattr(getattr(client, "steward", None), "config", None)
+    return bool(getattr(getattr(config, "logging", None), "query_logging", False))
+
+
+def scrubbed_traceback(error: BaseException) -> str:
+    """``error``'s traceback (and its causes'): files, lines, functions and exception types,
+    but none of the exceptions' messages."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__suppress_context__:
+            current = None
+        else:
+            current = current.__context__
+    parts: list[str] = []
+    for n, exc in enumerate(reversed(chain)):
+        if n:
+            parts.append("\nwhich led to\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        parts.append(f"{name}: {WITHHELD}\n")
+    return "".join(parts).rstrip("\n")
+
+
+def log_unexpected(client: object, error: BaseException, what: str) -> None:
+    """Log an unexpected error for the admins: ``what`` (no member input in it), the error's
+    type and its traceback, scrubbed of messages unless query logging is on."""
+    name = type(error).__name__
+    if query_logging_on(client):
+        log.error("%s: %s", what, name, exc_info=(type(error), error, error.__traceback__))
+    else:
+        log.error("%s: %s\n%s", what, name, scrubbed_traceback(error))
 
 
 def describe(error: BaseException) -> str | None:
@@ -84,8 +132,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         ref = secrets.token_hex(3)
         original = getattr(error, "original", error)
         command = interaction.command.qualified_name if interaction.command else "a component"
-        log.error("error %s in %s: %s", ref, command, type(original).__name__,
-                  exc_info=(type(original), original, original.__traceback__))
+        log_unexpected(interaction.client, original, f"error {ref} in {command}")
         message = (f"Sorry, something went wrong on Steward's side (error {ref}). "
                    "Please try again; if it keeps happening, tell an admin this error code.")
     await tell(interaction, message)

@@ -20,6 +20,7 @@ import discord
 
 from bot.answer import Answer
 from bot.discord import embeds
+from bot.discord.checks import question_refusal
 from bot.discord.errors import NO_PINGS, report
 from corpus.store import Filters
 
@@ -98,15 +99,22 @@ class AnswerView(StewardView):
     @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         user = interaction.user.id
-        # The asker's next page is posted like the answer; anyone else gets a private copy.
-        private = self.ephemeral or user != self.owner_id
-        await interaction.response.defer(ephemeral=private, thinking=True)
         page = self.next_page.get(user, self.answer.page + 1)
         if page >= MAX_ANSWER_PAGES:
-            await interaction.followup.send(
+            await interaction.response.send_message(
                 "That's as far as I go on one question; try asking it another way, or add "
                 "filters (publication, dates, tag).", ephemeral=True, allowed_mentions=NO_PINGS)
             return
+        # Another page is another search: it counts against the member's question cooldown,
+        # checked before any work is done or queued.
+        refusal = question_refusal(self.bot, user)
+        if refusal is not None:
+            await interaction.response.send_message(refusal, ephemeral=True,
+                                                    allowed_mentions=NO_PINGS)
+            return
+        # The asker's next page is posted like the answer; anyone else gets a private copy.
+        private = self.ephemeral or user != self.owner_id
+        await interaction.response.defer(ephemeral=private, thinking=True)
         self.next_page[user] = page + 1
         answer = await self.bot.ask(self.answer.question, self.filters, page=page,
                                     context=self.context)

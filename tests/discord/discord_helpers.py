@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fakediscord import FakeDiscord, FakeInteraction, InteractionRecord, connected_bot
 
 QUESTION = "How much did US union membership grow after 1935?"
@@ -16,6 +21,11 @@ HERMANSON_TITLE = "Maximizing México’s ‘CIO Moment’: Tri-National Labor U
 EPHEMERAL = 1 << 6
 DEFERRED = 5
 ANSWER_TIMEOUT = 90.0  # a real model on a shared 2-core machine can be slow
+
+# Figures a test measured (crafted interactions sent and refused, a flood's cost), by test;
+# also merged into the JSON file named by this variable, for bench/robustness.py.
+FIGURES_ENV = "STEWARD_DISCORD_FIGURES"
+FIGURES: dict[str, dict[str, Any]] = {}
 
 
 @contextlib.asynccontextmanager
@@ -80,3 +90,31 @@ async def click(fake: FakeDiscord, bot: Any, message: dict[str, Any], label: str
 
     await until(bound)
     return await fake.send_component(cid, message=message, **context)
+
+
+def record_figures(name: str, figures: dict[str, Any]) -> None:
+    """Keep ``figures`` under ``name`` (written to $STEWARD_DISCORD_FIGURES when it is set)."""
+    FIGURES[name] = figures
+    target = os.environ.get(FIGURES_ENV)
+    if not target:
+        return
+    path = Path(target)
+    current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    current[name] = figures
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+
+
+def count_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs /admin add downloads from, from now on (spied, still downloaded)."""
+    # The module the running bot loaded: discord.py's load_extension re-imports it for each
+    # bot, without rebinding the package attribute that ``import ... as`` would find.
+    admin = sys.modules["bot.discord.exts.admin"]
+    urls: list[str] = []
+    real = admin.download
+
+    async def spy(session: Any, url: str, *args: Any) -> bytes:
+        urls.append(url)
+        return await real(session, url, *args)
+
+    monkeypatch.setattr(admin, "download", spy)
+    return urls

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from discord_helpers import (
     EPHEMERAL,
     QUESTION,
     content,
+    count_downloads,
     description,
     flags,
     steward_bot,
@@ -77,21 +77,6 @@ async def test_admin_add_attachment_then_ask_finds_it(
         assert "2024-03-03" in description(answer)
     finally:
         await asyncio.to_thread(discord_steward.remove, doc_id)
-
-
-def count_downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    # The module the running bot loaded: discord.py's load_extension re-imports it for each
-    # bot, without rebinding the package attribute that ``import ... as`` would find.
-    admin = sys.modules["bot.discord.exts.admin"]
-    urls: list[str] = []
-    real = admin.download
-
-    async def spy(session: Any, url: str, *args: Any) -> bytes:
-        urls.append(url)
-        return await real(session, url, *args)
-
-    monkeypatch.setattr(admin, "download", spy)
-    return urls
 
 
 async def test_an_unsupported_or_hostile_attachment_is_refused(

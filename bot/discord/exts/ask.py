@@ -19,7 +19,7 @@ from bot.app import parse_date
 from bot.discord import embeds
 from bot.discord.checks import polite_cooldown, question_cooldown
 from bot.discord.client import StewardBot
-from bot.discord.errors import NO_PINGS, UserError, describe
+from bot.discord.errors import NO_PINGS, UserError, describe, log_unexpected
 from bot.discord.views import AnswerView
 from corpus.store import Filters
 
@@ -154,11 +154,12 @@ class Ask(commands.Cog):
             await self._reply(message, content="Ask me a question about your union's documents, "
                                                "e.g. “@Steward how do we file a grievance?”")
             return
-        _bucket, retry_after = self.bot.limiter.hit(message.author.id)
+        limiter = self.bot.limiter
+        _bucket, retry_after = limiter.hit(message.author.id)
         if retry_after is not None:
-            limiter = self.bot.limiter
-            await self._reply(message, content=polite_cooldown(limiter.rate, limiter.per,
-                                                               retry_after))
+            if limiter.tell_once(message.author.id):
+                await self._reply(message, content=polite_cooldown(limiter.rate, limiter.per,
+                                                                   retry_after))
             return
         context = self._follow_up_context(message, question)
         # "Steward is typing…" while it looks (best effort: it needs no permission we lack
@@ -170,7 +171,7 @@ class Ask(commands.Cog):
         except Exception as err:
             said = describe(err)
             if said is None:
-                log.exception("answering a mention failed")
+                log_unexpected(self.bot, err, "answering a mention failed")
                 said = "Sorry, something went wrong on Steward's side. Please try again later."
             await self._reply(message, content=said)
             return

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import embeds
+from bot.discord.checks import question_cooldown
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError
 from bot.discord.exts.ask import make_filters, values_autocomplete
@@ -59,6 +60,7 @@ class Lookup(commands.Cog):
         tag="Only documents with this tag",
         private="Only you see the results",
     )
+    @app_commands.check(question_cooldown)  # a search costs what a question costs
     async def search(
         self,
         interaction: discord.Interaction,
