@@ -36,6 +36,7 @@ class CachedEncoder:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vec (key BLOB PRIMARY KEY, v BLOB NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS spanvec (key BLOB PRIMARY KEY, v BLOB NOT NULL, s BLOB NOT NULL)")
         self._inner: Encoder | None = None
         self.hits = 0
         self.misses = 0
@@ -91,6 +92,46 @@ class CachedEncoder:
                 print(f"  encoded {done}/{len(todo)} ({rate:.1f}/s)", file=sys.stderr, flush=True)
         self.encode_seconds += time.perf_counter() - started
         return out
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The inner encoder's ``encode_with_spans``, cached by text and spans."""
+        dim = self.dimension
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(texts)
+        keys = [hashlib.sha256(self._tag + b"spans\0" + t.encode() + repr(list(sp)).encode()).digest()
+                for t, sp in zip(texts, spans, strict=True)]
+        missing = []
+        for i, key in enumerate(keys):
+            row = self._db.execute("SELECT v, s FROM spanvec WHERE key=?", (key,)).fetchone()
+            if row is None:
+                missing.append(i)
+            else:
+                out[i] = np.frombuffer(row[0], dtype=np.float32)
+                pooled[i] = np.frombuffer(row[1], dtype=np.float32).reshape(-1, dim).copy()
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        started = time.perf_counter()
+        for n in range(0, len(missing), self._chunk):
+            part = missing[n : n + self._chunk]
+            vectors, fresh = self.inner.encode_with_spans(  # type: ignore[attr-defined]
+                [texts[i] for i in part], [spans[i] for i in part], batch_size=batch_size
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO spanvec(key, v, s) VALUES(?, ?, ?)",
+                [(keys[i], v.astype(np.float32).tobytes(), f.astype(np.float32).tobytes())
+                 for i, v, f in zip(part, vectors, fresh, strict=True)],
+            )
+            self._db.commit()
+            for i, v, f in zip(part, vectors, fresh, strict=True):
+                out[i], pooled[i] = v, f
+            if progress and len(missing) > self._chunk:
+                done = min(n + self._chunk, len(missing))
+                print(f"  encoded {done}/{len(missing)} with sentences", file=sys.stderr, flush=True)
+        self.encode_seconds += time.perf_counter() - started
+        return out, pooled
 
     def close(self) -> None:
         self._db.close()

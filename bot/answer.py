@@ -119,9 +119,9 @@ class Answerer:
         self.searcher = searcher
         self.store = store
         self.settings = settings or AnswerSettings()
-        # Quote selection splits the top passages into sentences (pysbd, ~5-15 ms a passage)
-        # and embeds every sentence (most of an answer's time). Popular passages come back
-        # question after question, so both are kept, bounded, least recently used first out.
+        # Passages indexed without sentence vectors (an encoder that cannot pool spans, an
+        # index from an older Steward) have their sentences split (pysbd, ~5-15 ms a passage)
+        # and encoded at question time; both are cached, bounded, least recently used out.
         self._cache_lock = threading.Lock()
         self._span_cache: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -161,66 +161,81 @@ class Answerer:
     def _quotes(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Quote]:
         if not hits:
             return []
-        texts: dict[str, str] = {}
+        # Sentences and their vectors were kept at ingest; passages indexed without them
+        # (another encoder, an older index) are split and encoded now, the slow way. Spans
+        # below are relative to each passage: a quote never leaves its passage.
+        kept = self.searcher.sentences([h.passage for h in hits])
         spans_per_hit: list[list[tuple[int, int]]] = []
+        vectors_per_hit: list[np.ndarray | None] = []
         for hit in hits:
-            doc_id = hit.passage.doc_id
-            if doc_id not in texts:
-                document = self.store.document(doc_id)
-                texts[doc_id] = document.text if document else ""
-            spans = self._sentence_spans(texts[doc_id], hit.passage.start, hit.passage.end)
-            spans_per_hit.append(spans or [(hit.passage.start, hit.passage.end)])
-        flat = [texts[h.passage.doc_id][s:e] for h, spans in zip(hits, spans_per_hit, strict=True) for s, e in spans]
-        prefix = self.searcher.index_settings.encoder.passage_prefix
-        vectors = self._sentence_vectors([prefix + t for t in flat])
-        sims = vectors @ qvec
+            p = hit.passage
+            spans, vectors = kept.get(p.passage_id, ([], None))
+            spans = [(a - p.start, b - p.start) for a, b in spans]
+            if not spans:
+                spans, vectors = self._sentence_spans(p.text) or [(0, len(p.text))], None
+            spans_per_hit.append(spans)
+            vectors_per_hit.append(vectors)
+        self._encode_missing(hits, spans_per_hit, vectors_per_hit)
         q_terms = set(tokenize(question))
         rarity = dict(zip(q_terms, self.searcher.generation.keyword.idf(sorted(q_terms)), strict=True))
         w = self.settings.coverage_weight
-        quotes, offset = [], 0
-        for n, (hit, spans) in enumerate(zip(hits, spans_per_hit, strict=True), start=1):
-            text = texts[hit.passage.doc_id]
-            local = sims[offset : offset + len(spans)]
-            offset += len(spans)
+        quotes = []
+        for n, (hit, spans, vectors) in enumerate(zip(hits, spans_per_hit, vectors_per_hit, strict=True), start=1):
+            body, base = hit.passage.text, hit.passage.start
+            sims = vectors @ qvec
             scores = [
-                float(s) + self.settings.lexical_weight * _overlap(q_terms, text[a:b])
-                for s, (a, b) in zip(local, spans, strict=True)
+                float(s) + self.settings.lexical_weight * _overlap(q_terms, body[a:b])
+                for s, (a, b) in zip(sims, spans, strict=True)
             ]
             key = int(np.argmax(scores))
-            first, last = self._window(text, spans, scores, key)
+            first, last = self._window(spans, scores, key)
             start, end = spans[first][0], spans[last][1]
-            confidence = (1 - w) * max(hit.dense, float(local[key])) + w * _coverage(
-                rarity, f"{hit.document.title}\n{hit.passage.text}"
+            confidence = (1 - w) * max(hit.dense, float(sims[key])) + w * _coverage(
+                rarity, f"{hit.document.title}\n{body}"
             )
             quotes.append(
                 Quote(
                     n=n,
-                    text=text[start:end],
-                    key_sentence=text[spans[key][0] : spans[key][1]],
+                    text=body[start:end],
+                    key_sentence=body[spans[key][0] : spans[key][1]],
                     doc_id=hit.passage.doc_id,
                     passage_id=hit.passage.passage_id,
                     score=confidence,
                     citation=citation_for(hit),
-                    start=start,
-                    end=end,
+                    start=base + start,
+                    end=base + end,
                 )
             )
         return quotes
 
-    def _sentence_spans(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        """``sentence_spans(text, start, end)``, cached: they depend only on ``text[start:end]``."""
-        block = text[start:end]
+    def _encode_missing(
+        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray | None]
+    ) -> None:
+        """Fill the ``None`` entries of ``vectors_per_hit`` by encoding those sentences now."""
+        todo = [k for k, v in enumerate(vectors_per_hit) if v is None]
+        if not todo:
+            return
+        prefix = self.searcher.index_settings.encoder.passage_prefix
+        flat = [prefix + hits[k].passage.text[a:b] for k in todo for a, b in spans_per_hit[k]]
+        vectors, offset = self._sentence_vectors(flat), 0
+        for k in todo:
+            n = len(spans_per_hit[k])
+            vectors_per_hit[k] = vectors[offset : offset + n]
+            offset += n
+
+    def _sentence_spans(self, body: str) -> list[tuple[int, int]]:
+        """``sentence_spans(body)``, cached: popular passages come back question after question."""
         with self._cache_lock:
-            relative = self._span_cache.get(block)
-            if relative is not None:
-                self._span_cache.move_to_end(block)
-        if relative is None:
-            relative = [(s - start, e - start) for s, e in sentence_spans(text, start, end)]
-            with self._cache_lock:
-                self._span_cache[block] = relative
-                while len(self._span_cache) > _SPAN_CACHE:
-                    self._span_cache.popitem(last=False)
-        return [(start + s, start + e) for s, e in relative]
+            spans = self._span_cache.get(body)
+            if spans is not None:
+                self._span_cache.move_to_end(body)
+                return spans
+        spans = sentence_spans(body)
+        with self._cache_lock:
+            self._span_cache[body] = spans
+            while len(self._span_cache) > _SPAN_CACHE:
+                self._span_cache.popitem(last=False)
+        return spans
 
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """The encoder's vectors for ``texts``, from the cache where it has them."""
@@ -246,9 +261,7 @@ class Answerer:
                     self._vector_cache.popitem(last=False)
         return out
 
-    def _window(
-        self, text: str, spans: list[tuple[int, int]], scores: list[float], key: int
-    ) -> tuple[int, int]:
+    def _window(self, spans: list[tuple[int, int]], scores: list[float], key: int) -> tuple[int, int]:
         """Grow around the key sentence toward the better-scoring neighbour, within limits."""
         first = last = key
         limit_chars = self.settings.quote_max_chars

@@ -145,6 +145,7 @@ def chunk_document(document: Document, settings: ChunkerSettings | None = None) 
                 locator=page if page is not None else first.paragraph,
                 ordinal=ordinal,
                 heading=heading,
+                sentences=tuple((u.start, u.end) for u in units[i:j]),
             )
         )
     return passages

@@ -49,11 +49,22 @@ CREATE TABLE IF NOT EXISTS passages (
     locator_kind TEXT NOT NULL,
     locator INTEGER NOT NULL,
     heading TEXT,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    sentences TEXT  -- JSON [[start, end], ...] relative to the passage's start; NULL if unknown
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 """
+
+
+def _sentences_json(passage: Passage) -> str | None:
+    if not passage.sentences:
+        return None
+    return json.dumps([[s - passage.start, e - passage.start] for s, e in passage.sentences], separators=(",", ":"))
+
+
+def _parse_sentences(raw: str | None, start: int) -> tuple[tuple[int, int], ...]:
+    return tuple((start + int(s), start + int(e)) for s, e in json.loads(raw)) if raw else ()
 
 
 def vector_id(passage_id: str) -> int:
@@ -144,6 +155,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
             self._check_version()
+            self._add_missing_columns()
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"cannot open the store {self.path}: {err}. If the file is damaged, move it "
@@ -161,6 +173,13 @@ class Store:
                 f"{self.path} was written by another version of Steward (schema {row[0]}, "
                 f"this version reads {SCHEMA_VERSION})"
             )
+
+    def _add_missing_columns(self) -> None:
+        """Stores written before passages kept their sentences gain the (empty) column; their
+        passages get sentences when their documents are next ingested."""
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(passages)")}
+        if "sentences" not in columns:
+            self._conn.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -234,7 +253,7 @@ class Store:
             )
             conn.executemany(
                 "INSERT INTO passages(passage_id, vid, doc_id, ordinal, start, end,"
-                " locator_kind, locator, heading, text) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                " locator_kind, locator, heading, text, sentences) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         p.passage_id,
@@ -247,6 +266,7 @@ class Store:
                         p.locator,
                         p.heading,
                         p.text,
+                        _sentences_json(p),
                     )
                     for p in passages
                 ],
@@ -325,7 +345,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for r in self.execute(
                 "SELECT vid, passage_id, doc_id, start, end, text, locator_kind, locator,"
-                f" ordinal, heading FROM passages WHERE vid IN ({marks})",
+                f" ordinal, heading, sentences FROM passages WHERE vid IN ({marks})",
                 chunk,
             ):
                 found[r[0]] = Passage(
@@ -338,7 +358,22 @@ class Store:
                     locator=r[7],
                     ordinal=r[8],
                     heading=r[9],
+                    sentences=_parse_sentences(r[10], r[3]),
                 )
+        return found
+
+    def sentences_for(self, vids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+        """``vid -> sentence spans relative to the passage's start`` for the passages whose
+        sentences are stored (those written by an older Steward have none)."""
+        vids = list(vids)
+        found: dict[int, list[tuple[int, int]]] = {}
+        for i in range(0, len(vids), 500):
+            chunk = vids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for vid, raw in self.execute(
+                f"SELECT vid, sentences FROM passages WHERE vid IN ({marks}) AND sentences IS NOT NULL", chunk
+            ):
+                found[vid] = [(int(s), int(e)) for s, e in json.loads(raw)]
         return found
 
     def passages_of(self, doc_id: str) -> list[Passage]:

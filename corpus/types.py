@@ -56,6 +56,9 @@ class Passage:
     locator: int
     ordinal: int = 0  # position of the passage within its document
     heading: str | None = None
+    # The chunker's sentences (a heading counts as one), as spans in the document like
+    # ``start``/``end``; quotes are cut at these. Empty when not known (older stores).
+    sentences: tuple[tuple[int, int], ...] = ()
 
     @property
     def locator_label(self) -> str:

@@ -11,11 +11,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from embeddings.errors import EncoderError
+from embeddings.spans import Span, pool_spans, shift
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ class Encoder(Protocol):
     dimension: int
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SpanEncoder(Encoder, Protocol):
+    """An encoder that also gives vectors for spans of its texts from the same pass (both
+    shipped backends do; an encoder without it still works, with slower quotes)."""
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int = 32, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 def resolve_model(model: str) -> str:
@@ -104,6 +115,42 @@ class TorchEncoder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]],
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``encode(texts)`` and, from the same pass, a vector for each character span of each
+        text (``embeddings.spans.pool_spans``; NaN rows for spans past the truncation)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        # sentence-transformers strips each text before tokenising; strip here too so the
+        # offsets below line up with the token states it returns.
+        lead = [len(t) - len(t.lstrip()) for t in texts]
+        stripped = [t.strip() for t in texts]
+        outputs = self._model.encode(
+            stripped, batch_size=batch_size, output_value=None, convert_to_numpy=False, show_progress_bar=progress
+        )
+        marks = self._model.tokenizer(
+            stripped,
+            truncation=True,
+            max_length=self.max_seq_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pooled = []
+        for i, out in enumerate(outputs):
+            v = out["sentence_embedding"].float().numpy()
+            vectors[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+            n = len(marks["input_ids"][i])
+            states = out["token_embeddings"][:n].float().numpy()
+            offsets, special = marks["offset_mapping"][i], marks["special_tokens_mask"][i]
+            pooled.append(pool_spans(states, offsets, special, shift(spans[i], -lead[i])))
+        return vectors, pooled
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         tokenizer = self._model.tokenizer

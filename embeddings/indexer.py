@@ -16,17 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.sentences import sentence_spans
 from corpus.store import Store
 from embeddings.bm25 import build_keyword
 from embeddings.dense import DenseIndex, DenseSettings
-from embeddings.encoder import Encoder, EncoderSettings
+from embeddings.encoder import Encoder, EncoderSettings, SpanEncoder
 from embeddings.errors import IndexError_, IndexMismatch
 from embeddings.generations import Generations, Manifest
+from embeddings.progress import progress_bar
+from embeddings.sentence_store import SentenceStore, sentence_store_path
+from embeddings.spans import Span, shift
 
 log = logging.getLogger(__name__)
 
 DENSE_FILE = "dense.faiss"
 KEYWORD_DIR = "keyword"
+_SENTENCE_CHUNK = 2048  # passages encoded per call when sentence vectors are kept (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,13 @@ def embed_text(title: str, text: str, settings: IndexSettings) -> str:
     """What the encoder sees for a passage (the stored text stays as it is)."""
     body = f"{title}\n{text}" if settings.embed_title and title else text
     return settings.encoder.passage_prefix + body
+
+
+def sentence_store(root: Path, settings: IndexSettings, dimension: int) -> SentenceStore:
+    """The sentence vectors made with these settings (the file changes when they do)."""
+    e = settings.encoder
+    signature = f"{e.model}|{e.backend}|{settings.embed_title}|{e.passage_prefix}|{dimension}"
+    return SentenceStore(sentence_store_path(root, signature), dimension)
 
 
 def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int | None = None) -> None:
@@ -114,7 +126,8 @@ class Indexer:
                 return SyncReport(0, 0, len(wanted), current.name if current else None, False,
                                   time.perf_counter() - started)
             texts = self.store.texts_for_embedding(to_add)
-            vectors = self._encode(to_add, texts, progress)
+            sentences = sentence_store(self.generations.root, self.settings, self.encoder.dimension)
+            vectors = self._encode(to_add, texts, sentences, progress)
             if dense is None:
                 dense = DenseIndex.empty(self.encoder.dimension, self.settings.dense)
             dense.remove(to_remove.tolist())
@@ -123,19 +136,66 @@ class Indexer:
             previous = current / KEYWORD_DIR if current is not None and not full else None
             name = self._publish(dense, wanted, previous, texts)
             self.generations.cleanup(self.settings.keep_generations)
+            # After the swap: the generation that served until now still needed these rows.
+            if full:
+                sentences.retain(wanted)
+            elif len(to_remove):
+                sentences.remove(to_remove.tolist())
+            sentences.close()
         log.info("index generation %s: %d encoded, %d removed, %d passages",
                  name, len(to_add), len(to_remove), dense.size)
         return SyncReport(len(to_add), len(to_remove), dense.size, name, True,
                           time.perf_counter() - started)
 
-    def _encode(self, vids: list[int], texts: dict[int, tuple[str, str]], progress: bool) -> np.ndarray:
+    def _encode(
+        self, vids: list[int], texts: dict[int, tuple[str, str]], sentences: SentenceStore, progress: bool
+    ) -> np.ndarray:
+        """The passages' vectors; with an encoder that can, their sentences' vectors too (into
+        ``sentences``), from the same pass and a few thousand passages at a time."""
         if not vids:
             dim = self._encoder.dimension if self._encoder else 0
             return np.zeros((0, dim), dtype=np.float32)
         inputs = [embed_text(*texts[v], self.settings) for v in vids]
-        return self.encoder.encode(
-            inputs, batch_size=self.settings.encoder.batch_size, progress=progress and len(inputs) > 64
+        batch = self.settings.encoder.batch_size
+        if not isinstance(self.encoder, SpanEncoder):
+            return self.encoder.encode(inputs, batch_size=batch, progress=progress and len(inputs) > 64)
+        stored = self.store.sentences_for(vids)
+        out = np.empty((len(vids), self.encoder.dimension), dtype=np.float32)
+        bar = progress_bar(len(vids)) if progress and len(vids) > 64 else None
+        for start in range(0, len(vids), _SENTENCE_CHUNK):
+            part = range(start, min(len(vids), start + _SENTENCE_CHUNK))
+            spans = []
+            for i in part:
+                text = texts[vids[i]][1]
+                # Passages stored by an older Steward have no sentences yet: split them now.
+                relative = stored.get(vids[i]) or [(s, e) for s, e in sentence_spans(text)]
+                spans.append(relative)
+            offsets = [len(inputs[i]) - len(texts[vids[i]][1]) for i in part]  # the body ends the input
+            vectors, pooled = self.encoder.encode_with_spans(
+                [inputs[i] for i in part], [shift(sp, off) for sp, off in zip(spans, offsets, strict=True)],
+                batch_size=batch,
+            )
+            out[part.start : part.stop] = vectors
+            self._fill_unseen(pooled, spans, [texts[vids[i]][1] for i in part])
+            sentences.put((vids[i], sp, pv) for i, sp, pv in zip(part, spans, pooled, strict=True))
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def _fill_unseen(self, pooled: list[np.ndarray], spans: list[list[Span]], bodies: list[str]) -> None:
+        """Sentences past the encoder's truncation are encoded on their own, as a question's
+        candidate sentences were before sentence vectors were kept."""
+        missing = [(k, j) for k, p in enumerate(pooled) for j in np.flatnonzero(np.isnan(p[:, 0]))]
+        if not missing:
+            return
+        prefix = self.settings.encoder.passage_prefix
+        alone = self.encoder.encode(
+            [prefix + bodies[k][slice(*spans[k][j])] for k, j in missing], batch_size=self.settings.encoder.batch_size
         )
+        for (k, j), vector in zip(missing, alone, strict=True):
+            pooled[k][j] = vector
 
     def _publish(
         self,

@@ -59,17 +59,20 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from embeddings.progress import progress_bar
+from embeddings.spans import Span, pool_spans
+
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes (wrapper, opset, fusion, quantisation settings), so old
 # caches are not reused.
-EXPORT_RECIPE = "steward-onnx-3"
+EXPORT_RECIPE = "steward-onnx-4"  # 4: the token states are a second output (embeddings.spans)
 OPSET = 18
 
 # Verification bounds (cosine with torch on the check sentences). fp32 matches to ~1e-7.
@@ -163,6 +166,7 @@ class OnnxEncoder:
         self._threads = threads or _available_cores()
         self._session = self._open_session()
         self._input_names = [i.name for i in self._session.get_inputs()]
+        self._outputs = [o.name for o in self._session.get_outputs()]
         width = self._session.get_outputs()[0].shape[-1]
         self.dimension = width if isinstance(width, int) else int(self._run_batch(["x"]).shape[1])
 
@@ -182,7 +186,37 @@ class OnnxEncoder:
             return out
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        bar = _progress_bar(n) if progress else None
+        for idx, encodings in self._batches(texts, batch_size, progress):
+            out[idx] = self._run_encodings(encodings)
+        return out
+
+    def encode_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[Span]],
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``encode(texts)`` and, from the same pass, a vector for each character span of each
+        text (``embeddings.spans.pool_spans``; NaN rows for spans past the truncation)."""
+        n = len(texts)
+        out = np.empty((n, self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.empty((0, self.dimension), np.float32)] * n
+        for idx, encodings in self._batches(texts, batch_size, progress):
+            vectors, states = self._run_encodings(encodings, with_states=True)
+            out[idx] = vectors
+            for row, (i, e) in enumerate(zip(idx, encodings, strict=True)):
+                pooled[i] = pool_spans(states[row, : len(e.ids)], e.offsets, e.special_tokens_mask, spans[i])
+        return out, pooled
+
+    def _batches(
+        self, texts: Sequence[str], batch_size: int, progress: bool
+    ) -> Iterator[tuple[list[int], list[Any]]]:
+        """(positions in ``texts``, their encodings) per batch of similar token lengths."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        n = len(texts)
+        bar = progress_bar(n) if progress and n else None
         # Tokenise and sort a chunk at a time so a million passages never sit tokenised in
         # memory at once; sorting within 64 batches pads almost as little as sorting all.
         chunk = batch_size * 64
@@ -192,12 +226,11 @@ class OnnxEncoder:
             order = sorted(range(len(part)), key=lambda i: len(encodings[i].ids))
             for b in range(0, len(order), batch_size):
                 idx = order[b : b + batch_size]
-                out[[start + i for i in idx]] = self._run_encodings([encodings[i] for i in idx])
+                yield [start + i for i in idx], [encodings[i] for i in idx]
                 if bar is not None:
                     bar.update(len(idx))
         if bar is not None:
             bar.close()
-        return out
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens in each text including [CLS]/[SEP], without truncation.
@@ -212,7 +245,12 @@ class OnnxEncoder:
     def _run_batch(self, texts: Sequence[str]) -> np.ndarray:
         return self._run_encodings(self._tokenizer.encode_batch(list(texts)))
 
-    def _run_encodings(self, encodings: Sequence[Any]) -> np.ndarray:
+    @overload
+    def _run_encodings(self, encodings: Sequence[Any]) -> np.ndarray: ...
+    @overload
+    def _run_encodings(self, encodings: Sequence[Any], with_states: bool) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def _run_encodings(self, encodings: Sequence[Any], with_states: bool = False) -> Any:
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -223,7 +261,15 @@ class OnnxEncoder:
             mask[row, :k] = 1
             types[row, :k] = e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self._session.run(None, {k: feed[k] for k in self._input_names})[0]
+        inputs = {k: feed[k] for k in self._input_names}
+        if not with_states:
+            return self._session.run(self._outputs[:1], inputs)[0]
+        if len(self._outputs) < 2:
+            raise OnnxExportError(
+                f"{self.onnx_path} has no token-state output; delete {self.cache_dir} to export it again"
+            )
+        vectors, states = self._session.run(self._outputs[:2], inputs)
+        return vectors, states
 
     # -- cache and export ------------------------------------------------------------------
 
@@ -346,14 +392,6 @@ def _available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def _progress_bar(total: int) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="text", desc="encoding")
 
 
 # -- helpers: cache files -------------------------------------------------------------------
@@ -609,8 +647,8 @@ def _torch_export(torch: Any, transformer: Any, bert_like: bool, out: Path) -> N
             weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             # Not F.normalize: its ReduceL2 defeats onnxruntime's symbolic shape inference,
-            # which the fusions need.
-            return pooled / torch.sqrt((pooled * pooled).sum(1, keepdim=True)).clamp(min=1e-12)
+            # which the fusions need. The token states come out too, for sentence vectors.
+            return pooled / torch.sqrt((pooled * pooled).sum(1, keepdim=True)).clamp(min=1e-12), hidden
 
     if bert_like:
         _use_fusable_attention(transformer)
@@ -633,7 +671,7 @@ def _torch_export(torch: Any, transformer: Any, bert_like: bool, out: Path) -> N
             opset_version=OPSET,
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             # not "embedding": the exporter names an internal value that, and duplicates fail
-            output_names=["sentence_embedding"],
+            output_names=["sentence_embedding", "token_states"],
             dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
             external_data=False,
             verbose=False,

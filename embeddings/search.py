@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.store import DocumentInfo, Filters, Store
+from corpus.store import DocumentInfo, Filters, Store, vector_id
 from corpus.types import Passage
 from embeddings.dense import DenseIndex
 from embeddings.encoder import Encoder
 from embeddings.errors import IndexError_
 from embeddings.generations import Generations, Manifest
-from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, check_manifest
+from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, check_manifest, sentence_store
 from embeddings.keyword import KeywordIndex
 from embeddings.memory import tune_malloc
+from embeddings.sentence_store import SentenceStore
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Searcher:
         self._loaded: LoadedGeneration | None = None
         self._unloadable = ""  # a newer generation that failed to load (logged once)
         self._lock = threading.Lock()
+        self._sentences: SentenceStore | None = None
         tune_malloc()  # two malloc arenas: one per asking thread kept ~270 MB of freed arrays at 1M
 
     # -- generations -----------------------------------------------------------------------
@@ -157,6 +159,19 @@ class Searcher:
         return False
 
     # -- searching -------------------------------------------------------------------------
+
+    def sentences(self, passages: Sequence[Passage]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
+        """``passage_id -> (sentence spans in the document, unit vectors)`` where the indexer
+        kept them (``embeddings.sentence_store``); a passage missing here has none."""
+        if self._sentences is None:
+            self._sentences = sentence_store(self.generations.root, self.index_settings, self.encoder.dimension)
+        rows = self._sentences.get([vector_id(p.passage_id) for p in passages])
+        found = {}
+        for p in passages:
+            row = rows.get(vector_id(p.passage_id))
+            if row is not None:
+                found[p.passage_id] = ([(p.start + a, p.start + b) for a, b in row[0]], row[1])
+        return found
 
     def encode_query(self, query: str) -> np.ndarray:
         prefix = self.index_settings.encoder.query_prefix

@@ -4,6 +4,7 @@ and Steward instances on throwaway data folders."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,27 +13,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from stewardtest import CONFIG, HashEncoder
+from stewardtest import CONFIG, HashEncoder, make_steward
 
 
 @pytest.fixture
 def hash_encoder() -> HashEncoder:
     return HashEncoder()
-
-
-def make_steward(data_dir: Path, encoder: object | None = None, **overrides: object):
-    """A Steward on ``data_dir`` with the repo's config; ``encoder`` replaces the model."""
-    from bot.app import Steward
-    from bot.config import load_config
-
-    config = load_config(CONFIG, data_dir)
-    for dotted, value in overrides.items():
-        section, key = dotted.split("__")
-        setattr(getattr(config, section), key, value)
-    steward = Steward(config)
-    if encoder is not None:
-        steward._encoder = encoder
-    return steward
 
 
 @pytest.fixture
@@ -48,7 +34,8 @@ def real_encoder():
     from embeddings.encoder import load_encoder
 
     config = load_config(CONFIG)
-    return load_encoder(config.encoder_settings(), Path("/nonexistent-cache"))
+    # Exported once per machine (~30 s), then reused by later test runs; any user can write it.
+    return load_encoder(config.encoder_settings(), Path(tempfile.gettempdir()) / "steward-test-onnx")
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,50 @@ class HashEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         self.encoded += len(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-                out[i, h % self.dimension] += 1.0
-            norm = np.linalg.norm(out[i])
-            out[i] = out[i] / norm if norm else out[i]
-        return out
+        return np.array([self._vector(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def _vector(self, text: str) -> np.ndarray:
+        out = np.zeros(self.dimension, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            out[h % self.dimension] += 1.0
+        norm = np.linalg.norm(out)
+        return out / norm if norm else out
+
+
+class SpanHashEncoder(HashEncoder):
+    """HashEncoder that, like the shipped encoders, gives its texts' span vectors in the same
+    pass (``encoded`` counts the texts only, as a real encoder runs once per text). Spans
+    reaching past ``seen_chars`` get NaN rows, as spans past a real encoder's truncation do."""
+
+    def __init__(self, seen_chars: int = 10**9) -> None:
+        super().__init__()
+        self.seen_chars = seen_chars
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        pooled = [
+            np.array(
+                [self._vector(t[a:b]) if b <= self.seen_chars else np.full(self.dimension, np.nan) for a, b in sp],
+                dtype=np.float32,
+            ).reshape(len(sp), self.dimension)
+            for t, sp in zip(texts, spans, strict=True)
+        ]
+        return self.encode(texts), pooled
+
+
+def make_steward(data_dir: Path, encoder: object | None = None, **overrides: object):
+    """A Steward on ``data_dir`` with the repo's config; ``encoder`` replaces the model."""
+    from bot.app import Steward
+    from bot.config import load_config
+
+    config = load_config(CONFIG, data_dir)
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        setattr(getattr(config, section), key, value)
+    steward = Steward(config)
+    if encoder is not None:
+        steward._encoder = encoder
+    return steward
