@@ -57,8 +57,11 @@ from bench.synthetic import (
     questions,
 )
 from bot.config import Config, load_config
+from corpus.sentences import sentence_spans
 from embeddings.dense import DenseIndex, DenseSettings, auto_nprobe
-from embeddings.encoder import load_encoder, resolve_model
+from embeddings.encoder import SpanEncoder, load_encoder, resolve_model
+from embeddings.sentence_store import SentenceStore
+from embeddings.spans import shift
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -181,9 +184,22 @@ def ingest_throughput(config: Config, data: SciFact, n_texts: int, repeats: int)
     batch = config.index.batch_size
     vids = np.arange(len(texts), dtype=np.int64)
 
+    # Steward's ingest also keeps every sentence's vector (pooled from the same pass) for
+    # quotes; the sentence spans come from the chunker, which both sides' inputs went through.
+    title_len = [len(data.titles[i]) + 1 for i in range(n_texts)]
+    spans = [shift(sentence_spans(t[k:]), k) for t, k in zip(texts, title_len, strict=True)]
+    sentence_db = Path(tempfile.mkdtemp(prefix="steward-ingest-")) / "sentences.sqlite"
+
     def ours() -> tuple[float, np.ndarray]:
+        sentence_db.unlink(missing_ok=True)
         t = time.perf_counter()
-        vectors = encoder.encode(texts, batch_size=batch)
+        if isinstance(encoder, SpanEncoder):
+            vectors, pooled = encoder.encode_with_spans(texts, spans, batch_size=batch)
+            store = SentenceStore(sentence_db, encoder.dimension)
+            store.put(zip(vids.tolist(), spans, pooled, strict=True))
+            store.close()
+        else:
+            vectors = encoder.encode(texts, batch_size=batch)
         index = DenseIndex.empty(encoder.dimension)
         index.add(vids, vectors)
         return time.perf_counter() - t, vectors

@@ -124,6 +124,7 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
     timer.wrap(searcher, "encode_query", "encode_query")
     timer.wrap(searcher, "search", "search")
     timer.wrap(answerer, "_quotes", "quotes_other")
+    timer.wrap(searcher, "sentences", "quotes_kept_vectors", within="quotes_other")
     timer.wrap(bot.answer, "sentence_spans", "quotes_sentence_split", within="quotes_other")
     timer.wrap(searcher.encoder, "encode", "quotes_encode_sentences", within="quotes_other")
 

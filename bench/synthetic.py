@@ -33,12 +33,12 @@ from corpus.types import Document, Passage
 from embeddings.bm25 import TermCounts, build_params, tokenizer_signature
 from embeddings.dense import DenseIndex, auto_nlist
 from embeddings.generations import Generations, Manifest
-from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings
+from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, sentence_store
 from embeddings.keyword import tokenize
 
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: sentence spans and sentence vectors
 PUBLICATIONS = ("Local 12 Bulletin", "Organizer's Notebook", "Steward News", "Labor Notes Digest")
 
 
@@ -104,6 +104,7 @@ class Synth:
     passages: list[Passage]
     vectors: np.ndarray
     tokens: list[list[str]]
+    sentence_vectors: list[np.ndarray]  # per passage, one row per sentence
 
 
 class Generator:
@@ -165,6 +166,10 @@ class Generator:
         seen: dict[str, int] = {}
         for ordinal, (body, chosen) in enumerate(bodies):
             end = start + len(body)
+            spans, at = [], start
+            for d, s in chosen:
+                spans.append((at, at + len(self.data.sentences[d][s])))
+                at = spans[-1][1] + 1
             occurrence = seen.get(body, 0)  # a repeated passage gets its own id, as the chunker does
             seen[body] = occurrence + 1
             out_passages.append(
@@ -177,6 +182,7 @@ class Generator:
                     locator_kind="paragraph",
                     locator=ordinal + 1,
                     ordinal=ordinal,
+                    sentences=tuple(spans),
                 )
             )
             # tokenize() of "title\ntext" is the title's tokens then each sentence's (the
@@ -188,7 +194,14 @@ class Generator:
         vectors = self.centres[topic] + 0.35 * self.centres[others]
         vectors += nrng.standard_normal(vectors.shape).astype(np.float32) * (self.noise / np.sqrt(vectors.shape[1]))
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        return Synth(document, out_passages, vectors.astype(np.float32), tokens)
+        # Sentence vectors near their passage's (as pooled token states are), each its own.
+        sentence_vectors = []
+        for vector, p in zip(vectors, out_passages, strict=True):
+            rows = vector + nrng.standard_normal((len(p.sentences), len(vector))).astype(np.float32) * (
+                self.noise / np.sqrt(len(vector))
+            )
+            sentence_vectors.append((rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32))
+        return Synth(document, out_passages, vectors.astype(np.float32), tokens, sentence_vectors)
 
     def documents(self, total_passages: int, per_document: int = 20, first: int = 0) -> Iterator[Synth]:
         made, number = 0, first
@@ -223,10 +236,19 @@ def build_corpus(data_dir: Path, n: int, generator: Generator, settings: IndexSe
     counts = TermCounts.empty()
     pending_vids: list[int] = []
     pending_tokens: list[list[str]] = []
+    sentences = sentence_store(data_dir / "index", settings, generator.centres.shape[1])
+    pending_sentences: list[tuple[int, list[tuple[int, int]], np.ndarray]] = []
     t0 = time.perf_counter()
     for i, synth in enumerate(generator.documents(n)):
         store.upsert(synth.document, synth.passages, "synthetic")
         ids = [vector_id(p.passage_id) for p in synth.passages]
+        pending_sentences.extend(
+            (vid, [(a - p.start, b - p.start) for a, b in p.sentences], sv)
+            for vid, p, sv in zip(ids, synth.passages, synth.sentence_vectors, strict=True)
+        )
+        if len(pending_sentences) >= 20_000:
+            sentences.put(pending_sentences)
+            pending_sentences = []
         vids.extend(ids)
         vector_parts.append(synth.vectors)
         pending_vids.extend(ids)
@@ -237,6 +259,8 @@ def build_corpus(data_dir: Path, n: int, generator: Generator, settings: IndexSe
         if i and i % 10_000 == 0:
             log(f"    {len(vids):,} passages written ({time.perf_counter() - t0:.0f} s)")
     counts = counts.update(np.empty(0, np.int64), pending_vids, pending_tokens)
+    sentences.put(pending_sentences)
+    sentences.close()
     store.close()
     timings["store_and_tokens_s"] = time.perf_counter() - t0
     vectors = np.concatenate(vector_parts)

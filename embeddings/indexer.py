@@ -126,7 +126,9 @@ class Indexer:
                 return SyncReport(0, 0, len(wanted), current.name if current else None, False,
                                   time.perf_counter() - started)
             texts = self.store.texts_for_embedding(to_add)
-            sentences = sentence_store(self.generations.root, self.settings, self.encoder.dimension)
+            # A removal alone needs no model: the index knows its dimension.
+            dimension = dense.dimension if dense is not None else self.encoder.dimension
+            sentences = sentence_store(self.generations.root, self.settings, dimension)
             vectors = self._encode(to_add, texts, sentences, progress)
             if dense is None:
                 dense = DenseIndex.empty(self.encoder.dimension, self.settings.dense)

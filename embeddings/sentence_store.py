@@ -56,45 +56,42 @@ class SentenceStore:
     # -- writing (the indexer, under the generations lock) ---------------------------------
 
     def put(self, rows: Iterable[tuple[int, Sequence[Span], np.ndarray]]) -> None:
-        """Store ``(vid, spans relative to the passage, float32 vectors)`` rows, replacing any."""
-        packed = [(int(vid), _pack_spans(spans), _pack_vectors(vectors)) for vid, spans, vectors in rows]
-        if not packed:
-            return
-        with self._lock:
-            conn = self._writable()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR REPLACE INTO sentences(vid, spans, vectors) VALUES(?,?,?)", packed)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        """Store ``(vid, spans relative to the passage, float32 vectors)`` rows, replacing any.
 
-    def retain(self, vids: np.ndarray) -> int:
-        """Delete the rows of passages not in ``vids`` (those no longer in the store)."""
-        with self._lock:
-            conn = self._writable()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("CREATE TEMP TABLE IF NOT EXISTS keep (vid INTEGER PRIMARY KEY)")
-                conn.execute("DELETE FROM keep")
-                conn.executemany("INSERT OR IGNORE INTO keep(vid) VALUES(?)", ((int(v),) for v in vids))
-                removed = conn.execute("DELETE FROM sentences WHERE vid NOT IN (SELECT vid FROM keep)").rowcount
-                conn.execute("DELETE FROM keep")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return removed
+        A write the disk refuses is logged, not raised: these rows only make quotes faster.
+        """
+        packed = [(int(vid), _pack_spans(spans), _pack_vectors(vectors)) for vid, spans, vectors in rows]
+        if packed:
+            self._write("INSERT OR REPLACE INTO sentences(vid, spans, vectors) VALUES(?,?,?)", packed)
 
     def remove(self, vids: Sequence[int]) -> None:
+        self._write("DELETE FROM sentences WHERE vid=?", [(int(v),) for v in vids])
+
+    def retain(self, vids: np.ndarray) -> None:
+        """Delete the rows of passages not in ``vids`` (those no longer in the store)."""
+        self._write("CREATE TEMP TABLE IF NOT EXISTS keep (vid INTEGER PRIMARY KEY)", [()])
+        self._write("INSERT OR IGNORE INTO keep(vid) VALUES(?)", [(int(v),) for v in vids],
+                    then="DELETE FROM sentences WHERE vid NOT IN (SELECT vid FROM keep)")
+        self._write("DROP TABLE IF EXISTS temp.keep", [()])
+
+    def _write(self, sql: str, rows: list[tuple], then: str | None = None) -> None:
+        """``executemany(sql, rows)`` [and ``then``] in one transaction; failures are logged."""
         with self._lock:
-            conn = self._writable()
-            with conn:  # one transaction
+            try:
+                conn = self._writable()
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("DELETE FROM sentences WHERE vid=?", ((int(v),) for v in vids))
+                try:
+                    conn.executemany(sql, rows)
+                    if then:
+                        conn.execute(then)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as err:
+                log.warning("sentence vectors not updated in %s (%s); quotes from the passages "
+                            "concerned are chosen the slower way", self.path, err)
 
     def _writable(self) -> sqlite3.Connection:
         """The connection; a damaged file is set aside and started afresh (it can be rebuilt:
