@@ -450,7 +450,9 @@ def disk_per_passage(path: Path, passages: int) -> dict[str, float]:
     dense = (gen / "dense.faiss").stat().st_size
     keyword = sum(p.stat().st_size for p in (gen / "keyword").rglob("*") if p.is_file())
     store = sum(p.stat().st_size for p in path.glob("steward.sqlite3*") if p.is_file())
+    sentences = sum(p.stat().st_size for p in (path / "index").glob("sentences-*.sqlite*") if p.is_file())
     return {
+        "sentence_bytes_per_passage": sentences / passages,
         "dense_bytes_per_passage": dense / passages,
         "keyword_bytes_per_passage": keyword / passages,
         "index_bytes_per_passage": (dense + keyword) / passages,

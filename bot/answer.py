@@ -176,6 +176,7 @@ class Answerer:
             spans_per_hit.append(spans)
             vectors_per_hit.append(vectors)
         self._encode_missing(hits, spans_per_hit, vectors_per_hit)
+        self._encode_unseen(hits, spans_per_hit, vectors_per_hit)
         q_terms = set(tokenize(question))
         rarity = dict(zip(q_terms, self.searcher.generation.keyword.idf(sorted(q_terms)), strict=True))
         w = self.settings.coverage_weight
@@ -222,6 +223,16 @@ class Answerer:
             n = len(spans_per_hit[k])
             vectors_per_hit[k] = vectors[offset : offset + n]
             offset += n
+
+    def _encode_unseen(
+        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray | None]
+    ) -> None:
+        """Kept rows of NaN are sentences past the encoder's truncation: encode them now."""
+        prefix = self.searcher.index_settings.encoder.passage_prefix
+        for hit, spans, vectors in zip(hits, spans_per_hit, vectors_per_hit, strict=True):
+            unseen = np.flatnonzero(np.isnan(vectors[:, 0])) if vectors is not None else []
+            if len(unseen):
+                vectors[unseen] = self._sentence_vectors([prefix + hit.passage.text[slice(*spans[j])] for j in unseen])
 
     def _sentence_spans(self, body: str) -> list[tuple[int, int]]:
         """``sentence_spans(body)``, cached: popular passages come back question after question."""

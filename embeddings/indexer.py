@@ -25,7 +25,7 @@ from embeddings.errors import IndexError_, IndexMismatch
 from embeddings.generations import Generations, Manifest
 from embeddings.progress import progress_bar
 from embeddings.sentence_store import SentenceStore, sentence_store_path
-from embeddings.spans import Span, shift
+from embeddings.spans import shift
 
 log = logging.getLogger(__name__)
 
@@ -178,26 +178,14 @@ class Indexer:
                 batch_size=batch,
             )
             out[part.start : part.stop] = vectors
-            self._fill_unseen(pooled, spans, [texts[vids[i]][1] for i in part])
+            # Sentences past the encoder's truncation keep NaN rows: encoding them here would
+            # cost ingest more than it saves (answers encode them if a question needs them).
             sentences.put((vids[i], sp, pv) for i, sp, pv in zip(part, spans, pooled, strict=True))
             if bar is not None:
                 bar.update(len(part))
         if bar is not None:
             bar.close()
         return out
-
-    def _fill_unseen(self, pooled: list[np.ndarray], spans: list[list[Span]], bodies: list[str]) -> None:
-        """Sentences past the encoder's truncation are encoded on their own, as a question's
-        candidate sentences were before sentence vectors were kept."""
-        missing = [(k, j) for k, p in enumerate(pooled) for j in np.flatnonzero(np.isnan(p[:, 0]))]
-        if not missing:
-            return
-        prefix = self.settings.encoder.passage_prefix
-        alone = self.encoder.encode(
-            [prefix + bodies[k][slice(*spans[k][j])] for k, j in missing], batch_size=self.settings.encoder.batch_size
-        )
-        for (k, j), vector in zip(missing, alone, strict=True):
-            pooled[k][j] = vector
 
     def _publish(
         self,

@@ -9,7 +9,9 @@ encodes before it publishes the generation that holds them. An absent or unreada
 means that passage's quote is chosen the slow way.
 
 Vectors are stored as int8 with one scale per vector (~0.4 kB a sentence): the cosines they
-give differ from float32 by ~1e-3, far below what separates sentences.
+give differ from float32 by ~1e-3, far below what separates sentences. A sentence the
+encoder did not see (past its truncation, rare with Steward's 170-word passages) is stored
+as a NaN row and encoded when a question first needs it.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class SentenceStore:
     # -- reading (answers) -----------------------------------------------------------------
 
     def get(self, vids: Sequence[int]) -> dict[int, tuple[list[Span], np.ndarray]]:
-        """``vid -> (spans relative to the passage, float32 unit vectors)`` for the rows found.
+        """``vid -> (spans relative to the passage, float32 unit vectors, NaN rows for sentences
+        the encoder did not see)`` for the rows found.
 
         Never raises: an unreadable file is logged once and answers fall back to the slow way.
         """
@@ -158,11 +161,13 @@ def _unpack_spans(raw: bytes) -> list[Span]:
 
 
 def _pack_vectors(vectors: np.ndarray) -> bytes:
-    """float32 scale per row, then int8 values: v ~= scale * q."""
+    """float32 scale per row, then int8 values: v ~= scale * q. A NaN row (a sentence past the
+    encoder's truncation, which the passage's pass did not see) keeps a NaN scale."""
     v = np.asarray(vectors, dtype=np.float32)
-    scale = np.abs(v).max(axis=1) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8)
+    with np.errstate(invalid="ignore"):
+        scale = np.abs(v).max(axis=1) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.rint(np.nan_to_num(v / scale[:, None])), -127, 127).astype(np.int8)
     return scale.astype(np.float32).tobytes() + q.tobytes()
 
 
@@ -172,5 +177,6 @@ def _unpack_vectors(raw: bytes, dimension: int) -> np.ndarray:
         raise ValueError("a sentence-vector row has the wrong size for this model")
     scale = np.frombuffer(raw, dtype=np.float32, count=n)
     q = np.frombuffer(raw, dtype=np.int8, offset=4 * n).reshape(n, dimension)
-    v = q.astype(np.float32) * scale[:, None]
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    with np.errstate(invalid="ignore"):
+        v = q.astype(np.float32) * scale[:, None]
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)

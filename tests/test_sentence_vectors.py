@@ -130,18 +130,25 @@ def test_answers_use_the_kept_vectors_and_encode_only_the_question(span_steward)
     assert document.text[answer.quotes[0].start : answer.quotes[0].end] == answer.quotes[0].text
 
 
-def test_sentences_past_the_encoders_reach_are_encoded_alone(tmp_path: Path) -> None:
+def test_sentences_past_the_encoders_reach_are_encoded_when_a_question_needs_them(tmp_path: Path) -> None:
     encoder = SpanHashEncoder(seen_chars=60)  # sees the title and little more
     steward = make_steward(tmp_path / "data", encoder, samples__auto_ingest=False)
     steward.ingest(write_docs(tmp_path / "docs"))
+    assert encoder.encoded == steward.store.counts()[1]  # ingest encoded each passage once, nothing more
     store = sentence_store(steward.generations.root, steward.index_settings, 384)
-    passages = steward.store.passages_of(steward.store.documents()[0].doc_id)
-    rows = store.get([vector_id(p.passage_id) for p in passages])
-    for p in passages:
-        spans, vectors = rows[vector_id(p.passage_id)]
-        assert not np.isnan(vectors).any()
-        a, b = spans[-1]
-        assert np.allclose(vectors[-1], encoder._vector(p.text[a:b]), atol=0.02)
+    doc_id = next(d.doc_id for d in steward.store.documents() if d.title == "Strike Vote")
+    passage = steward.store.passages_of(doc_id)[0]
+    _spans, vectors = store.get([vector_id(passage.passage_id)])[vector_id(passage.passage_id)]
+    unseen = np.isnan(vectors[:, 0])
+    assert unseen.any() and not unseen.all()  # kept as "not seen", not as a wrong vector
+    all_rows = store.get([vector_id(p.passage_id) for d in steward.store.documents()
+                          for p in steward.store.passages_of(d.doc_id)])
+    all_unseen = sum(int(np.isnan(v[:, 0]).sum()) for _spans, v in all_rows.values())
+    before = encoder.encoded
+    answer = steward.ask("Bring water and comfortable shoes to the picket?")
+    # The question, and some unseen sentences of the quoted passages; never a seen one.
+    assert before + 1 + int(unseen.sum()) <= encoder.encoded <= before + 1 + all_unseen
+    assert answer.quotes[0].key_sentence == "Bring water and comfortable shoes."
     steward.close()
 
 
@@ -181,3 +188,16 @@ def test_the_real_encoders_sentence_vectors_match_encoding_each_sentence(real_en
     # be) is that sentence's own.
     assert (np.argmax(pooled[0] @ alone.T, axis=0) == np.arange(len(spans))).all()
     assert cosines.min() > 0.4
+
+
+def test_a_refused_sentence_write_is_logged_and_the_ingest_goes_on(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "s.sqlite"
+    store = SentenceStore(path, 384)
+    store.put([(1, [(0, 3)], np.ones((1, 384), np.float32))])
+    store.close()
+    # The disk refusing writes (full, read-only) looks like this to SQLite.
+    store._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+    with caplog.at_level(logging.WARNING):
+        store.put([(2, [(0, 3)], np.ones((1, 384), np.float32))])
+    assert "sentence vectors not updated" in caplog.text
+    assert set(SentenceStore(path, 384).get([1, 2])) == {1}  # what was there is intact
