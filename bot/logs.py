@@ -13,6 +13,11 @@ from pathlib import Path
 
 from bot.config import Config
 
+# ``log.info(..., extra=CONSOLE)``: an operational line worth showing on the console of a running
+# bot (online, index loaded, commands synced). Everything else below WARNING goes only to the
+# log file, so a failed start still prints exactly one clear line.
+CONSOLE = {"console": True}
+
 _NOISY = ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss")
 
 
@@ -38,6 +43,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ConsoleWorthy(logging.Filter):
+    """Warnings and errors, plus the INFO lines marked with ``CONSOLE``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or bool(getattr(record, "console", False))
+
+
 def setup_logging(config: Config, quiet: bool = False) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -46,7 +58,8 @@ def setup_logging(config: Config, quiet: bool = False) -> None:
     level = getattr(logging, config.logging.level)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = logging.StreamHandler()
-    console.setLevel(logging.ERROR if quiet else max(level, logging.WARNING))
+    console.setLevel(logging.ERROR if quiet else level)
+    console.addFilter(ConsoleWorthy())
     handlers: list[logging.Handler] = [console]
     if config.logging.file:
         path = Path(config.logging.file)

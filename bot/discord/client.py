@@ -30,6 +30,7 @@ from bot.app import Steward
 from bot.discord import errors
 from bot.discord.checks import QuestionLimiter
 from bot.discord.views import CUSTOM_ID_PREFIX
+from bot.logs import CONSOLE
 from corpus.store import Filters
 
 log = logging.getLogger("steward.discord")
@@ -192,16 +193,16 @@ class StewardBot(commands.Bot):
         started = time.perf_counter()
         generation = await self.run_admin(self._load_index)
         log.info("index generation %s loaded in %.1f s", generation,
-                 time.perf_counter() - started)
+                 time.perf_counter() - started, extra=CONSOLE)
         if self.application_id is not None:
-            log.info("invite Steward with %s", invite_url(self.application_id))
+            log.info("invite Steward with %s", invite_url(self.application_id), extra=CONSOLE)
         if self.sync_scope:
             await sync_commands(self, self.sync_scope)
 
     def _load_index(self) -> str | None:
         """First run: ingest the samples; then load the model and the current generation, so
         the first question is quick (later generations are picked up on the next search)."""
-        self.steward.ensure_samples(on_progress=log.info)
+        self.steward.ensure_samples(on_progress=lambda line: log.info(line, extra=CONSOLE))
         name = self.steward.generations.current_name()
         if name is not None:
             self.steward.searcher.refresh()
@@ -210,7 +211,7 @@ class StewardBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("Steward is online as %s (id %s) in %d servers",
-                 self.user, self.user.id if self.user else "?", len(self.guilds))
+                 self.user, self.user.id if self.user else "?", len(self.guilds), extra=CONSOLE)
 
     async def close(self) -> None:
         try:
@@ -298,5 +299,5 @@ async def sync_commands(bot: commands.Bot, scope: str, guild_id: int | None = No
         synced = await bot.tree.sync(guild=guild)
         where = f"to server {scope}"
     message = f"synced {len(synced)} commands {where}"
-    log.info(message)
+    log.info(message, extra=CONSOLE)
     return message

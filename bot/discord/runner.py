@@ -16,6 +16,7 @@ import discord.http
 from bot.app import Steward
 from bot.config import discord_token
 from bot.discord.client import StewardBot
+from bot.logs import CONSOLE
 
 log = logging.getLogger("steward.discord")
 
@@ -72,5 +73,5 @@ def run_bot(steward: Steward, sync: str | None) -> int:
         return _fail(f"steward: error: Discord answered {err.status}: {err.text or err}")
     except KeyboardInterrupt:
         pass
-    log.info("Steward's Discord bot stopped")
+    log.info("Steward's Discord bot stopped", extra=CONSOLE)
     return 0

@@ -156,7 +156,7 @@ async def test_a_rejected_token_is_one_clear_line(
 
 async def test_steward_bot_runs_answers_and_stops_cleanly(
     fake: FakeDiscord, discord_steward: Any, real_encoder: Any,
-    monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``steward bot --sync`` itself (bot.cli.main → run_bot), not a test harness."""
     import bot.discord.runner as runner
@@ -188,6 +188,10 @@ async def test_steward_bot_runs_answers_and_stops_cleanly(
         code = await asyncio.wait_for(running, ANSWER_TIMEOUT)
     assert code == 0
     fake.assert_no_violations()
+    # The admin running it sees the bot come up on the console, and no question text.
+    err = capsys.readouterr().err
+    assert "index generation" in err and "synced" in err and "bot stopped" in err
+    assert "union membership" not in err
 
 
 async def test_without_an_index_members_are_told_to_fetch_an_admin(
