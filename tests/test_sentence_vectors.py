@@ -201,3 +201,4 @@ def test_a_refused_sentence_write_is_logged_and_the_ingest_goes_on(tmp_path: Pat
         store.put([(2, [(0, 3)], np.ones((1, 384), np.float32))])
     assert "sentence vectors not updated" in caplog.text
     assert set(SentenceStore(path, 384).get([1, 2])) == {1}  # what was there is intact
+
