@@ -66,6 +66,13 @@ def sentence_store(root: Path, settings: IndexSettings, dimension: int) -> Sente
     return SentenceStore(sentence_store_path(root, signature), dimension)
 
 
+def _remove_other_sentence_stores(root: Path, keep: Path) -> None:
+    """After a full rebuild, vectors made with other settings (an older model) are dead weight."""
+    for path in root.glob("sentences-*.sqlite*"):
+        if not path.name.startswith(keep.name):
+            path.unlink(missing_ok=True)
+
+
 def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int | None = None) -> None:
     """Raise IndexMismatch when the index was built differently from the configuration."""
     problems = []
@@ -141,6 +148,7 @@ class Indexer:
             # After the swap: the generation that served until now still needed these rows.
             if full:
                 sentences.retain(wanted)
+                _remove_other_sentence_stores(self.generations.root, sentences.path)
             elif len(to_remove):
                 sentences.remove(to_remove.tolist())
             sentences.close()

@@ -159,8 +159,11 @@ def test_removing_and_reindexing_drop_rows_of_passages_that_are_gone(span_stewar
     assert kept_rows(steward) == steward.store.counts()[1]
     store = sentence_store(steward.generations.root, steward.index_settings, 384)
     store.put([(12345, [(0, 3)], np.ones((1, 384), np.float32))])  # a leftover of a killed ingest
+    stale = steward.generations.root / "sentences-0123456789ab.sqlite"  # from an earlier model
+    stale.write_bytes(b"old")
     steward.reindex()
     assert kept_rows(steward) == steward.store.counts()[1]
+    assert not stale.exists()
 
 
 def test_answers_still_work_without_kept_vectors(span_steward) -> None:
