@@ -136,22 +136,24 @@ class Indexer:
             # A removal alone needs no model: the index knows its dimension.
             dimension = dense.dimension if dense is not None else self.encoder.dimension
             sentences = sentence_store(self.generations.root, self.settings, dimension)
-            vectors = self._encode(to_add, texts, sentences, progress)
-            if dense is None:
-                dense = DenseIndex.empty(self.encoder.dimension, self.settings.dense)
-            dense.remove(to_remove.tolist())
-            dense.add(np.asarray(to_add, dtype=np.int64), vectors)
-            dense = dense.fit()  # exact or IVF by size (retrained as it grows)
-            previous = current / KEYWORD_DIR if current is not None and not full else None
-            name = self._publish(dense, wanted, previous, texts)
-            self.generations.cleanup(self.settings.keep_generations)
-            # After the swap: the generation that served until now still needed these rows.
-            if full:
-                sentences.retain(wanted)
-                _remove_other_sentence_stores(self.generations.root, sentences.path)
-            elif len(to_remove):
-                sentences.remove(to_remove.tolist())
-            sentences.close()
+            try:
+                vectors = self._encode(to_add, texts, sentences, progress)
+                if dense is None:
+                    dense = DenseIndex.empty(self.encoder.dimension, self.settings.dense)
+                dense.remove(to_remove.tolist())
+                dense.add(np.asarray(to_add, dtype=np.int64), vectors)
+                dense = dense.fit()  # exact or IVF by size (retrained as it grows)
+                previous = current / KEYWORD_DIR if current is not None and not full else None
+                name = self._publish(dense, wanted, previous, texts)
+                self.generations.cleanup(self.settings.keep_generations)
+                # After the swap: the generation that served until now still needed these rows.
+                if full:
+                    sentences.retain(wanted)
+                    _remove_other_sentence_stores(self.generations.root, sentences.path)
+                elif len(to_remove):
+                    sentences.remove(to_remove.tolist())
+            finally:
+                sentences.close()
         log.info("index generation %s: %d encoded, %d removed, %d passages",
                  name, len(to_add), len(to_remove), dense.size)
         return SyncReport(len(to_add), len(to_remove), dense.size, name, True,
