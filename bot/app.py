@@ -22,7 +22,7 @@ from corpus.load import expand_sources, load_source
 from corpus.store import Filters, Store
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.generations import Generations
-from embeddings.indexer import Indexer, SyncReport
+from embeddings.indexer import Indexer, SyncReport, sentence_store
 from embeddings.search import Hit, Searcher
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,12 @@ class Steward:
             "dimension": manifest.dimension if manifest else None,
             "index_type": manifest.index_type if manifest else None,
             "indexed_passages": manifest.passages if manifest else 0,
+            # Passages whose quotes are chosen from kept sentence vectors; fewer than
+            # indexed_passages after an upgrade until `steward reindex`.
+            "passages_with_sentence_vectors": (
+                sentence_store(self.generations.root, self.index_settings, manifest.dimension).count()
+                if manifest else 0
+            ),
             "index_created_at": manifest.created_at if manifest else None,
             "last_ingest": self.store.last_ingest(),
             "store_bytes": store_bytes,

@@ -137,10 +137,14 @@ class SentenceStore:
             return {}
 
     def count(self) -> int:
+        """Passages with rows (0 when the file is missing or unreadable)."""
         if not self.path.exists():
             return 0
-        with self._lock:
-            return int(self._connection().execute("SELECT COUNT(*) FROM sentences").fetchone()[0])
+        try:
+            with self._lock:
+                return int(self._connection().execute("SELECT COUNT(*) FROM sentences").fetchone()[0])
+        except sqlite3.DatabaseError:
+            return 0
 
     def close(self) -> None:
         with self._lock:

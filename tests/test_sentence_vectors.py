@@ -122,6 +122,7 @@ def test_answers_use_the_kept_vectors_and_encode_only_the_question(span_steward)
     steward, encoder = span_steward
     passages = steward.store.counts()[1]
     assert kept_rows(steward) == passages
+    assert steward.stats()["passages_with_sentence_vectors"] == passages
     before = encoder.encoded
     answer = steward.ask("were safe staffing ratios the issue?")
     assert encoder.encoded == before + 1  # the question; no sentence encoded while asking
@@ -170,6 +171,7 @@ def test_answers_still_work_without_kept_vectors(span_steward) -> None:
     steward, encoder = span_steward
     for path in steward.generations.root.glob("sentences-*"):
         path.unlink()
+    assert steward.stats()["passages_with_sentence_vectors"] == 0  # what tells an admin to reindex
     before = encoder.encoded
     answer = steward.ask("were safe staffing ratios the issue?")
     assert encoder.encoded > before + 1  # the sentences were encoded now, the slow way

@@ -396,6 +396,7 @@ def stats_embed(stats: dict[str, object]) -> discord.Embed:
         ("Index generation", stats.get("generation") or "none yet"),
         ("Model", stats.get("model")),
         ("Last ingest", stats.get("last_ingest") or "never"),
+        ("Sentence vectors", _sentence_vectors(stats)),
         ("Disk use",
          f"store {mib(stats.get('store_bytes'))}, index {mib(stats.get('index_bytes'))}"),
         ("Questions",
@@ -406,6 +407,14 @@ def stats_embed(stats: dict[str, object]) -> discord.Embed:
         embed.add_field(name=name, value=fit(str(value), FIELD_VALUE_MAX, escaped=False) or "?",
                         inline=True)
     return embed
+
+
+def _sentence_vectors(stats: dict[str, object]) -> str:
+    kept, indexed = stats.get("passages_with_sentence_vectors", 0), stats.get("indexed_passages", 0)
+    line = f"{kept} of {indexed} passages"
+    if isinstance(kept, int) and isinstance(indexed, int) and kept < indexed:
+        line += " (quotes from the others are slower until `/admin reindex`)"
+    return line
 
 
 def plain(text: str, limit: int = CONTENT_MAX) -> str:

@@ -241,6 +241,17 @@ def test_stats_embed_fits() -> None:
     assert_fits(embeds.stats_embed({"documents": 2, "passages": 87, "store_bytes": 10 ** 6}))
 
 
+def test_stats_tell_an_admin_when_a_reindex_would_speed_up_quotes() -> None:
+    def field(stats: dict[str, object]) -> str:
+        embed = embeds.stats_embed(stats)
+        return next(f.value for f in embed.fields if f.name == "Sentence vectors") or ""
+
+    upgraded = {"indexed_passages": 87, "passages_with_sentence_vectors": 0}
+    assert "0 of 87" in field(upgraded) and "/admin reindex" in field(upgraded)
+    current = {"indexed_passages": 87, "passages_with_sentence_vectors": 87}
+    assert "87 of 87" in field(current) and "reindex" not in field(current)
+
+
 def test_plain_content_is_at_most_2000() -> None:
     assert len(embeds.plain("word " * 1000)) <= embeds.CONTENT_MAX
 
