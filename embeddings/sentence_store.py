@@ -43,7 +43,7 @@ class SentenceStore:
         self.dimension = dimension
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._broken = False
+        self._broken: int | None = None  # the inode of a file found unreadable
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -120,19 +120,30 @@ class SentenceStore:
         """``vid -> (spans relative to the passage, float32 unit vectors, NaN rows for sentences
         the encoder did not see)`` for the rows found.
 
-        Never raises: an unreadable file is logged once and answers fall back to the slow way.
+        Never raises: an unreadable file is logged once and answers fall back to the slow way
+        until the file is replaced (the indexer sets a damaged one aside and starts afresh).
         """
-        if not vids or self._broken or not self.path.exists():
+        try:
+            inode = self.path.stat().st_ino
+        except OSError:
+            return {}
+        if not vids or self._broken == inode:
             return {}
         marks = ",".join("?" * len(vids))
         try:
             with self._lock:
+                if self._broken is not None:  # a new file since the damaged one: try again
+                    self._close()
+                    self._broken = None
                 rows = self._connection().execute(
                     f"SELECT vid, spans, vectors FROM sentences WHERE vid IN ({marks})", [int(v) for v in vids]
                 ).fetchall()
             return {vid: (_unpack_spans(s), _unpack_vectors(v, self.dimension)) for vid, s, v in rows}
+        except sqlite3.OperationalError as err:  # busy or locked: this answer goes the slow way
+            log.debug("sentence vectors busy in %s (%s)", self.path, err)
+            return {}
         except (sqlite3.DatabaseError, ValueError) as err:
-            self._broken = True
+            self._broken = inode
             log.warning("cannot read sentence vectors from %s (%s); quotes are chosen without them", self.path, err)
             return {}
 

@@ -116,6 +116,7 @@ def test_sentence_store_round_trip_removal_and_damage(tmp_path: Path, caplog) ->
     writer = SentenceStore(tmp_path / "s.sqlite", 384)
     writer.put([(7, [(0, 5)], vectors[:1])])  # a damaged file is set aside, not fatal
     assert set(writer.get([7])) == {7} and (tmp_path / "s.damaged").exists()
+    assert set(reader.get([7])) == {7}  # the serving side picks up the fresh file
 
 
 def test_answers_use_the_kept_vectors_and_encode_only_the_question(span_steward) -> None:
