@@ -171,11 +171,11 @@ class Indexer:
         batch = self.settings.encoder.batch_size
         if not isinstance(self.encoder, SpanEncoder):
             return self.encoder.encode(inputs, batch_size=batch, progress=progress and len(inputs) > 64)
-        stored = self.store.sentences_for(vids)
         out = np.empty((len(vids), self.encoder.dimension), dtype=np.float32)
         bar = progress_bar(len(vids)) if progress and len(vids) > 64 else None
         for start in range(0, len(vids), _SENTENCE_CHUNK):
             part = range(start, min(len(vids), start + _SENTENCE_CHUNK))
+            stored = self.store.sentences_for(vids[i] for i in part)
             spans = []
             for i in part:
                 text = texts[vids[i]][1]
