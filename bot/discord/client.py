@@ -33,6 +33,8 @@ from bot.discord.views import CUSTOM_ID_PREFIX
 from bot.logs import CONSOLE
 from corpus.store import Filters
 
+SOURCES_PER_QUESTION = 3  # "Show source" clicks allowed per question in the cooldown window
+
 log = logging.getLogger("steward.discord")
 
 T = TypeVar("T")
@@ -120,6 +122,11 @@ class StewardBot(commands.Bot):
         self.admin_role = self.settings.admin_role
         self.sync_scope = sync
         self.limiter = QuestionLimiter(self.settings.cooldown_rate, self.settings.cooldown_per_s)
+        # "Show source" reads whole documents and may send several embeds: cheaper than a
+        # question, so a larger budget, but a budget, so a flood of clicks stays bounded.
+        self.source_limiter = QuestionLimiter(
+            SOURCES_PER_QUESTION * self.settings.cooldown_rate, self.settings.cooldown_per_s
+        )
         # custom id -> its live View (see views.py); anything else is expired or forged
         self.live_views: dict[str, discord.ui.View] = {}
         # thread id -> (when, last question), for follow-up mentions in threads

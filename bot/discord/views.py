@@ -130,6 +130,13 @@ class AnswerView(StewardView):
 
     @discord.ui.button(label="Show source", style=discord.ButtonStyle.secondary)
     async def source(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        _bucket, retry_after = self.bot.source_limiter.hit(interaction.user.id)
+        if retry_after is not None:
+            await interaction.response.send_message(
+                f"You've opened a lot of sources in a short time — please wait "
+                f"{max(1, round(retry_after))} s and try again.",
+                ephemeral=True, allowed_mentions=NO_PINGS)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await self.bot.source_contexts(self.answer.quotes)
         groups = embeds.pack(embeds.source_embeds(entries))

@@ -174,6 +174,39 @@ class Crafted:
     said: str
 
 
+async def test_a_flood_of_show_source_clicks_reads_a_bounded_number_of_documents(
+    fake: FakeDiscord, bot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    asked = await fake.send_slash_command("ask", {"question": QUESTION}, user=fake.admin)
+    answer = await asked.followup(timeout=ANSWER_TIMEOUT)
+    source = custom_id(answer.message, "Show source")
+    await until(lambda: getattr(bot.live_views.get(source), "message", None) is not None)
+    reads: list[int] = []
+    real = bot.source_contexts
+
+    async def counted(quotes: Any) -> Any:
+        reads.append(len(quotes))
+        return await real(quotes)
+
+    monkeypatch.setattr(bot, "source_contexts", counted)
+    flooder = FakeUser(snowflake(), "clicker")
+    fake.guild.add_member(flooder)
+    started = loop.time()
+    sent = [await fake.send_component(source, message=answer.message, user=flooder) for _ in range(100)]
+    acks = [await inter.callback(timeout=ANSWER_TIMEOUT) for inter in sent]
+    elapsed = loop.time() - started
+    assert all(a.ok for a in acks)
+    fake.assert_no_violations()
+    limiter = bot.source_limiter
+    bound = limiter.rate * (1 + math.floor(elapsed / limiter.per))
+    assert 1 <= len(reads) <= bound < 100
+    assert sum(polite_refusal(a) for a in acks) == 100 - len(reads)
+    # Another member's click still shows the sources.
+    theirs = await fake.send_component(source, message=answer.message, user=fake.organizer)
+    assert (await theirs.followup(timeout=ANSWER_TIMEOUT)).ok
+
+
 def store_snapshot(steward: Any) -> dict[str, Any]:
     uploads = steward.data_dir / "uploads"
     return {
