@@ -165,17 +165,18 @@ class Answerer:
         # (another encoder, an older index) are split and encoded now, the slow way. Spans
         # below are relative to each passage: a quote never leaves its passage.
         kept = self.searcher.sentences([h.passage for h in hits])
+        dimension = self.searcher.encoder.dimension
         spans_per_hit: list[list[tuple[int, int]]] = []
-        vectors_per_hit: list[np.ndarray | None] = []
+        vectors_per_hit: list[np.ndarray] = []
         for hit in hits:
             p = hit.passage
             spans, vectors = kept.get(p.passage_id, ([], None))
             spans = [(a - p.start, b - p.start) for a, b in spans]
-            if not spans:
-                spans, vectors = self._sentence_spans(p.text) or [(0, len(p.text))], None
+            if not spans:  # nothing kept: every sentence is to be encoded, as if unseen
+                spans = self._sentence_spans(p.text) or [(0, len(p.text))]
+                vectors = np.full((len(spans), dimension), np.nan, dtype=np.float32)
             spans_per_hit.append(spans)
             vectors_per_hit.append(vectors)
-        self._encode_missing(hits, spans_per_hit, vectors_per_hit)
         self._encode_unseen(hits, spans_per_hit, vectors_per_hit)
         q_terms = set(tokenize(question))
         rarity = dict(zip(q_terms, self.searcher.generation.keyword.idf(sorted(q_terms)), strict=True))
@@ -209,30 +210,18 @@ class Answerer:
             )
         return quotes
 
-    def _encode_missing(
-        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray | None]
+    def _encode_unseen(
+        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray]
     ) -> None:
-        """Fill the ``None`` entries of ``vectors_per_hit`` by encoding those sentences now."""
-        todo = [k for k, v in enumerate(vectors_per_hit) if v is None]
+        """Fill the NaN rows (sentences past the encoder's truncation at ingest, or passages
+        indexed without sentence vectors) by encoding those sentences now, in one call."""
+        todo = [(k, j) for k, v in enumerate(vectors_per_hit) for j in np.flatnonzero(np.isnan(v[:, 0]))]
         if not todo:
             return
         prefix = self.searcher.index_settings.encoder.passage_prefix
-        flat = [prefix + hits[k].passage.text[a:b] for k in todo for a, b in spans_per_hit[k]]
-        vectors, offset = self._sentence_vectors(flat), 0
-        for k in todo:
-            n = len(spans_per_hit[k])
-            vectors_per_hit[k] = vectors[offset : offset + n]
-            offset += n
-
-    def _encode_unseen(
-        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray | None]
-    ) -> None:
-        """Kept rows of NaN are sentences past the encoder's truncation: encode them now."""
-        prefix = self.searcher.index_settings.encoder.passage_prefix
-        for hit, spans, vectors in zip(hits, spans_per_hit, vectors_per_hit, strict=True):
-            unseen = np.flatnonzero(np.isnan(vectors[:, 0])) if vectors is not None else []
-            if len(unseen):
-                vectors[unseen] = self._sentence_vectors([prefix + hit.passage.text[slice(*spans[j])] for j in unseen])
+        fresh = self._sentence_vectors([prefix + hits[k].passage.text[slice(*spans_per_hit[k][j])] for k, j in todo])
+        for (k, j), vector in zip(todo, fresh, strict=True):
+            vectors_per_hit[k][j] = vector
 
     def _sentence_spans(self, body: str) -> list[tuple[int, int]]:
         """``sentence_spans(body)``, cached: popular passages come back question after question."""
