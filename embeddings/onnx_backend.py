@@ -184,8 +184,6 @@ class OnnxEncoder:
         out = np.empty((n, self.dimension), dtype=np.float32)
         if n == 0:
             return out
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         for idx, encodings in self._batches(texts, batch_size, progress):
             out[idx] = self._run_encodings(encodings)
         return out

@@ -165,10 +165,11 @@ class Searcher:
         kept them (``embeddings.sentence_store``); a passage missing here has none."""
         if self._sentences is None:
             self._sentences = sentence_store(self.generations.root, self.index_settings, self.encoder.dimension)
-        rows = self._sentences.get([vector_id(p.passage_id) for p in passages])
+        vids = [vector_id(p.passage_id) for p in passages]
+        rows = self._sentences.get(vids)
         found = {}
-        for p in passages:
-            row = rows.get(vector_id(p.passage_id))
+        for p, vid in zip(passages, vids, strict=True):
+            row = rows.get(vid)
             if row is not None:
                 found[p.passage_id] = ([(p.start + a, p.start + b) for a, b in row[0]], row[1])
         return found
