@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import docx
 import numpy as np
+from fpdf import FPDF
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config.toml"
@@ -75,3 +81,74 @@ def make_steward(data_dir: Path, encoder: object | None = None, **overrides: obj
     if encoder is not None:
         steward._encoder = encoder
     return steward
+
+
+# -- real small files, for reader and robustness tests ----------------------------------------
+
+
+def pdf_bytes(pages: Sequence[Sequence[str]], title: str | None = None, author: str | None = None) -> bytes:
+    """A PDF with one page per item; each page holds the given paragraphs."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    if title:
+        pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    for paragraphs in pages:
+        pdf.add_page()
+        for paragraph in paragraphs:
+            pdf.multi_cell(0, 6, paragraph)
+            pdf.ln(6)
+    return bytes(pdf.output())
+
+
+def docx_bytes(
+    paragraphs: Sequence[str],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+    created: object = None,
+    table: Sequence[Sequence[str]] | None = None,
+    heading: str | None = None,
+) -> bytes:
+    document = docx.Document()
+    if heading:
+        document.add_heading(heading, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    props = document.core_properties
+    if title is not None:
+        props.title = title
+    if author is not None:
+        props.author = author
+    if created is not None:
+        props.created = created
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def http_server(
+    handler: type[BaseHTTPRequestHandler], release: threading.Event | None = None, **attributes: object
+) -> Iterator[str]:
+    """A local HTTP server on a free port, as its base URL; ``attributes`` are set on the
+    server for the handler to read. ``release`` is set before shutting down, so handlers
+    held waiting on it (slow responses) let the server stop."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for name, value in attributes.items():
+        setattr(server, name, value)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        if release is not None:
+            release.set()
+        server.shutdown()
+        server.server_close()

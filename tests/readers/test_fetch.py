@@ -8,9 +8,10 @@ import gzip
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from stewardtest import http_server
 
 import corpus.fetch
 from corpus.errors import ReadError, UnsupportedFormat
@@ -76,15 +77,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base(make_pdf) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.pdf = make_pdf([["Minutes page one."], ["Page two."]])  # type: ignore[attr-defined]
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    RELEASE.set()
-    server.shutdown()
-    server.server_close()
+    with http_server(Handler, release=RELEASE, pdf=make_pdf([["Minutes page one."], ["Page two."]])) as url:
+        yield url
 
 
 @pytest.fixture

@@ -23,8 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docx
-from fpdf import FPDF
+from stewardtest import docx_bytes, pdf_bytes
 
 from corpus.chunk import chunk_document
 from corpus.clean import normalise_text
@@ -45,36 +44,12 @@ _ZERO_WIDTH = set("\u200b\u2060\ufeff\u180e")
 # -- seed files: small, valid, exercising each reader's features ------------------------------
 
 
-def pdf_bytes(pages: Sequence[Sequence[str]], title: str | None = None) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    if title:
-        pdf.set_title(title)
-        pdf.set_author("Local 12 Communications")
-    for paragraphs in pages:
-        pdf.add_page()
-        for paragraph in paragraphs:
-            pdf.multi_cell(0, 6, paragraph)
-            pdf.ln(4)
-    return bytes(pdf.output())
-
-
-def docx_bytes(paragraphs: Sequence[str], title: str | None = None, table: bool = False) -> bytes:
-    document = docx.Document()
-    document.add_heading(title or "Steward bulletin", level=1)
-    for text in paragraphs:
-        document.add_paragraph(text)
-    if table:
-        grid = document.add_table(rows=2, cols=2)
-        for r in range(2):
-            for c in range(2):
-                grid.cell(r, c).text = f"Row {r} column {c}: dues and wages"
-    if title:
-        document.core_properties.title = title
-        document.core_properties.author = "Bargaining Committee"
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+def bulletin_docx(paragraphs: Sequence[str], title: str | None = None, table: bool = False) -> bytes:
+    """A bulletin-like DOCX: a heading, the paragraphs, optionally a small table; a titled one
+    also carries its title and author in the document properties."""
+    grid = [[f"Row {r} column {c}: dues and wages" for c in range(2)] for r in range(2)] if table else None
+    return docx_bytes(paragraphs, title=title, author="Bargaining Committee" if title else None,
+                      table=grid, heading=title or "Steward bulletin")
 
 
 def paragraphs(n: int, topic: str = "wages") -> list[str]:
@@ -106,10 +81,10 @@ def seed_files() -> dict[str, list[bytes]]:
                  "# Dues\n\n" + body + "\n\n- item\n- item\n").encode("utf-8"),
                 b"# Heading only\n\nText with `code` and *emphasis*.\n"],
         ".html": [html.encode("utf-8"), issue.encode("utf-8")],
-        ".pdf": [pdf_bytes([paragraphs(1), paragraphs(2)], title="Minutes"),
+        ".pdf": [pdf_bytes([paragraphs(1), paragraphs(2)], title="Minutes", author="Local 12 Communications"),
                  pdf_bytes([["Short page."], [], ["Third page text."]])],
-        ".docx": [docx_bytes(paragraphs(3), title="Organizing guide", table=True),
-                  docx_bytes(["One paragraph only."])],
+        ".docx": [bulletin_docx(paragraphs(3), title="Organizing guide", table=True),
+                  bulletin_docx(["One paragraph only."])],
     }
 
 
@@ -443,9 +418,9 @@ def write_corpus(folder: Path, names: Sequence[int], version: int = 0,
             path.write_text(f"<html><head><title>Issue {n}</title></head><body><main>{articles}"
                             "</main></body></html>", encoding="utf-8")
         elif kind == ".pdf":
-            path.write_bytes(pdf_bytes([paras[:2], paras[2:]], title=f"Minutes {n}"))
+            path.write_bytes(pdf_bytes([paras[:2], paras[2:]], title=f"Minutes {n}", author="Local 12 Communications"))
         else:
-            path.write_bytes(docx_bytes(paras, title=f"Guide {n}"))
+            path.write_bytes(bulletin_docx(paras, title=f"Guide {n}"))
 
 
 def documents_in(folder: Path) -> int:
