@@ -179,7 +179,8 @@ class Answerer:
             vectors_per_hit.append(vectors)
         self._encode_unseen(hits, spans_per_hit, vectors_per_hit)
         q_terms = set(tokenize(question))
-        rarity = dict(zip(q_terms, self.searcher.generation.keyword.idf(sorted(q_terms)), strict=True))
+        ordered = sorted(q_terms)  # idf() answers in the order it is asked; a set's order is the hash seed's
+        rarity = dict(zip(ordered, self.searcher.generation.keyword.idf(ordered), strict=True))
         w = self.settings.coverage_weight
         quotes = []
         for n, (hit, spans, vectors) in enumerate(zip(hits, spans_per_hit, vectors_per_hit, strict=True), start=1):

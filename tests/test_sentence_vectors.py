@@ -4,7 +4,10 @@ encoder (or the sentence splitter) while a member waits for an answer."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +211,29 @@ def test_a_refused_sentence_write_is_logged_and_the_ingest_goes_on(tmp_path: Pat
     assert "sentence vectors not updated" in caplog.text
     assert set(SentenceStore(path, 384).get([1, 2])) == {1}  # what was there is intact
 
+
+
+CONFIDENCE_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from stewardtest import SpanHashEncoder, make_steward
+steward = make_steward(Path({data!r}), SpanHashEncoder(), samples__auto_ingest=False)
+print(repr(steward.ask("Did the Mercy nurses vote to strike over staffing ratios?").confidence))
+steward.close()
+"""
+
+
+def test_confidence_is_the_same_whatever_the_hash_seed(span_steward, tmp_path: Path) -> None:
+    # Each question word's rarity weighs its share of the confidence; once, words were paired
+    # with other words' rarities in set order, so the same question scored differently from
+    # one process to the next (PYTHONHASHSEED) and answers near the threshold flipped.
+    steward, _ = span_steward
+    script = CONFIDENCE_SCRIPT.format(tests=str(Path(__file__).parent), data=str(steward.data_dir))
+    steward.close()
+    seen = set()
+    for seed in ("1", "2", "3", "4", "5"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        seen.add(run.stdout.strip().splitlines()[-1])
+    assert len(seen) == 1, seen
