@@ -94,7 +94,7 @@ class SearchSection(_Section):
 
 class AnswerSection(_Section):
     max_quotes: int = Field(3, ge=1, le=3)
-    min_confidence: float = Field(0.405, ge=-1, le=1)
+    min_confidence: float = Field(0.397, ge=-1, le=1)
     quote_max_sentences: int = Field(3, ge=1)
     quote_max_chars: int = Field(700, ge=80)
     closest_titles: int = Field(3, ge=0)
