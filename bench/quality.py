@@ -336,6 +336,10 @@ def read_questions(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+# The limit on answerable questions that get "not found".
+ANSWERABLE_DECLINED_TARGET = 0.05
+
+
 def abstain_rate(confidences: Sequence[float], threshold: float) -> float:
     return sum(c < threshold for c in confidences) / len(confidences) if confidences else 0.0
 
@@ -475,6 +479,12 @@ def answers(built: Built, data: SciFact, args: argparse.Namespace) -> dict:
     removed = [a.confidence for a in removed_answers]
     declined["removed"] = _declined(removed_answers)
     unanswerable = ood + removed
+    # The README's bound: an answerable claim whose answer shows no relevant abstract (quoted
+    # or named) sees only topically close ones, as a claim whose abstract was removed does; a
+    # confidence score that declines a share r of removed claims declines about r of those too.
+    shown = sum(any(data.qrels[q].get(d, 0) > 0 for d, _t in a.closest) for q, a in zip(qids, asked, strict=True))
+    look_alike = 1 - shown / len(asked)
+    ceiling = min(1.0, ANSWERABLE_DECLINED_TARGET / look_alike) if look_alike else 1.0
     out["abstention"] = {
         "threshold": threshold,
         "answerable_not_found": declined["answerable"] / len(asked),
@@ -486,6 +496,9 @@ def answers(built: Built, data: SciFact, args: argparse.Namespace) -> dict:
         "removed": len(removed),
         "removed_documents": len(removed_docs),
         "out_of_domain_file": str(ood_file.relative_to(REPO)),
+        "answerable_shown_relevant": shown / len(asked),
+        "removed_ceiling": ceiling,
+        "unanswerable_ceiling": (declined["out_of_domain"] + ceiling * len(removed)) / len(unanswerable),
     }
     curve = []
     for t in sorted({round(x / 100, 2) for x in range(0, 101, 1)}):
@@ -546,6 +559,12 @@ def table(result: dict) -> str:
             f"{a['removed_documents']} abstracts removed) and {a['answerable_not_found']:.1%} of "
             f"{a['answerable']} answerable",
         ]
+        if "removed_ceiling" in a:
+            lines.append(
+                f"  bound: {a['answerable_shown_relevant']:.1%} of answerable claims are shown a relevant abstract; "
+                f"if the rest look like removed ones, declining <= {ANSWERABLE_DECLINED_TARGET:.0%} of answerable "
+                f"declines at most {a['removed_ceiling']:.1%} of removed ({a['unanswerable_ceiling']:.1%} pooled)"
+            )
         for key in ("calibrated@0.03", "calibrated@0.04", "calibrated@0.05"):
             if key in a:
                 c = a[key]

@@ -81,3 +81,16 @@ def test_the_table_prints_every_row(result: dict) -> None:
     for label in ("dense only", "BM25 only", "hybrid (default)", "BM25 + cross-encoder", "MTEB"):
         assert label in text
     assert "quote precision over" in text and "abstention at min_confidence=" in text
+    assert "bound: " in text and "of answerable claims are shown a relevant abstract" in text
+
+
+def test_the_abstention_bound_follows_from_what_answers_show(result: dict) -> None:
+    # Measured: 44 of 46 answerable claims (95.7%) are shown a relevant abstract on this subset.
+    a = result["abstention"]
+    shown = a["answerable_shown_relevant"]
+    assert 0.8 <= shown <= 1.0
+    expected = 1.0 if shown > 0.95 else 0.05 / (1 - shown)
+    assert abs(a["removed_ceiling"] - expected) < 1e-9
+    assert a["out_of_domain_not_found"] * a["out_of_domain"] / (a["out_of_domain"] + a["removed"]) <= a[
+        "unanswerable_ceiling"
+    ] <= 1.0
