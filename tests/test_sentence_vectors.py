@@ -212,7 +212,6 @@ def test_a_refused_sentence_write_is_logged_and_the_ingest_goes_on(tmp_path: Pat
     assert set(SentenceStore(path, 384).get([1, 2])) == {1}  # what was there is intact
 
 
-
 CONFIDENCE_SCRIPT = """
 import sys
 from pathlib import Path
@@ -224,7 +223,7 @@ steward.close()
 """
 
 
-def test_confidence_is_the_same_whatever_the_hash_seed(span_steward, tmp_path: Path) -> None:
+def test_confidence_is_the_same_whatever_the_hash_seed(span_steward) -> None:
     # Each question word's rarity weighs its share of the confidence; once, words were paired
     # with other words' rarities in set order, so the same question scored differently from
     # one process to the next (PYTHONHASHSEED) and answers near the threshold flipped.
