@@ -191,10 +191,8 @@ class Answerer:
         for n, (hit, spans, vectors) in enumerate(zip(hits, spans_per_hit, vectors_per_hit, strict=True), start=1):
             body, base = hit.passage.text, hit.passage.start
             sims = vectors @ qvec
-            scores = [
-                float(s) + self.settings.lexical_weight * _overlap(q_terms, body[a:b])
-                for s, (a, b) in zip(sims, spans, strict=True)
-            ]
+            shares = [_overlap(q_terms, body[a:b]) for a, b in spans]
+            scores = [float(s) + self.settings.lexical_weight * o for s, o in zip(sims, shares, strict=True)]
             key = int(np.argmax(scores))
             first, last = self._window(spans, scores, key)
             start, end = spans[first][0], spans[last][1]
@@ -212,8 +210,7 @@ class Answerer:
                 start=base + start,
                 end=base + end,
             )
-            order = confidence + self.settings.order_weight * _overlap(q_terms, quote.key_sentence)
-            quotes.append((order, quote))
+            quotes.append((confidence + self.settings.order_weight * shares[key], quote))
         return quotes
 
     def _encode_unseen(
