@@ -26,7 +26,6 @@ import json
 import math
 import os
 import pickle
-import platform
 import random
 import shutil
 import sys
@@ -40,7 +39,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.embedcache import CACHE_DIR, CachedEncoder
-from bot.answer import Answer, Answerer, AnswerSettings
+from bench.machine import cpu_model
+from bot.answer import Answer, Answerer
 from bot.config import Config, load_config
 from corpus.chunk import ChunkerSettings, chunk_document
 from corpus.sentences import sentence_spans
@@ -219,13 +219,9 @@ def build(docs: Sequence[Document], config: Config, encoder: CachedEncoder, work
     doc_searcher = Searcher(
         store, generations, encoder, index_settings, replace(search_settings, max_per_document=1)
     )
-    answerer = Answerer(searcher, store, answer_settings(config))
+    answerer = Answerer(searcher, store, config.answer_settings())
     return Built(config, store, generations, indexer, searcher, doc_searcher, answerer, total,
                  time.perf_counter() - started)
-
-
-def answer_settings(config: Config) -> AnswerSettings:
-    return AnswerSettings(**config.answer.model_dump())
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -381,15 +377,7 @@ def apply_overrides(config: Config, overrides: Sequence[str]) -> Config:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
+    return f"{os.cpu_count()} cores, {cpu_model()}"
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.machine import cpu_model
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "robustness.json"
 SUPPORT = REPO / "tests" / "robustness"
@@ -45,15 +47,7 @@ def _support():  # type: ignore[no-untyped-def]
 
 
 def machine() -> dict[str, object]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "system": f"{platform.system()} {platform.release()}"}
 
 

@@ -32,7 +32,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
+from bench.machine import cpu_model
 from bench.synthetic import (
     Generator,
     SciFact,
@@ -667,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, object] = {
         "date": dt.date.today().isoformat(),
         "machine": MACHINE,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)),
         "backend": config.index.backend,
         "quick": quick,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from bot.answer import Answer, Answerer, AnswerSettings
+from bot.answer import Answer, Answerer
 from bot.config import Config
 from bot.records import Records
 from corpus.chunk import chunk_document
@@ -102,18 +102,7 @@ class Steward:
     @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
-            a = self.config.answer
-            self._answerer = Answerer(
-                self.searcher,
-                self.store,
-                AnswerSettings(
-                    max_quotes=a.max_quotes,
-                    min_confidence=a.min_confidence,
-                    quote_max_sentences=a.quote_max_sentences,
-                    quote_max_chars=a.quote_max_chars,
-                    closest_titles=a.closest_titles,
-                ),
-            )
+            self._answerer = Answerer(self.searcher, self.store, self.config.answer_settings())
         return self._answerer
 
     def close(self) -> None:

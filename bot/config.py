@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.answer import AnswerSettings
 from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
@@ -189,6 +190,9 @@ class Config(_Section):
 
     def search_settings(self) -> SearchSettings:
         return SearchSettings(**self.search.model_dump())
+
+    def answer_settings(self) -> AnswerSettings:
+        return AnswerSettings(**self.answer.model_dump())
 
 
 def _describe(err: ValidationError, path: Path | None) -> str:
