@@ -176,12 +176,8 @@ class Indexer:
         for start in range(0, len(vids), _SENTENCE_CHUNK):
             part = range(start, min(len(vids), start + _SENTENCE_CHUNK))
             stored = self.store.sentences_for(vids[i] for i in part)
-            spans = []
-            for i in part:
-                text = texts[vids[i]][1]
-                # Passages stored by an older Steward have no sentences yet: split them now.
-                relative = stored.get(vids[i]) or [(s, e) for s, e in sentence_spans(text)]
-                spans.append(relative)
+            # Passages stored by an older Steward have no sentences yet: split them now.
+            spans = [stored.get(vids[i]) or sentence_spans(texts[vids[i]][1]) for i in part]
             offsets = [len(inputs[i]) - len(texts[vids[i]][1]) for i in part]  # the body ends the input
             vectors, pooled = self.encoder.encode_with_spans(
                 [inputs[i] for i in part], [shift(sp, off) for sp, off in zip(spans, offsets, strict=True)],
