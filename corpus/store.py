@@ -373,7 +373,7 @@ class Store:
             for vid, raw in self.execute(
                 f"SELECT vid, sentences FROM passages WHERE vid IN ({marks}) AND sentences IS NOT NULL", chunk
             ):
-                found[vid] = [(int(s), int(e)) for s, e in json.loads(raw)]
+                found[vid] = list(_parse_sentences(raw, 0))
         return found
 
     def passages_of(self, doc_id: str) -> list[Passage]:

@@ -105,7 +105,7 @@ class KeywordIndex:
         return positions, dense[positions]
 
     def _all_scores(self, tokens: list[str]) -> np.ndarray:
-        """Every passage's score (by position) for ``tokens``; the last query's is kept per thread."""
+        """Every passage's score (by position) for ``tokens``; the last query's are kept (one slot)."""
         key = tuple(tokens)
         recent = self._recent
         if recent is not None and recent[0] == key:
