@@ -131,6 +131,21 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE on an autocommit connection; COMMIT on success, ROLLBACK on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # After some errors (a full disk) SQLite has rolled back already; a second ROLLBACK
+        # would hide the real error behind "no transaction is active".
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _write_failure(path: Path, err: sqlite3.OperationalError) -> str:
     if "full" in str(err):
         return (f"could not write to the store {path}: the disk is full. Nothing stored before "
@@ -194,16 +209,8 @@ class Store:
         """
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(self._conn):
                     yield self._conn
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    # After some errors (a full disk) SQLite has rolled back already; a second
-                    # ROLLBACK would hide the real error behind "no transaction is active".
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
             except sqlite3.OperationalError as err:
                 raise StoreError(_write_failure(self.path, err)) from err
 

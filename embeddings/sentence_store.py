@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.store import immediate_transaction
 from embeddings.spans import Span
 
 log = logging.getLogger(__name__)
@@ -80,17 +81,10 @@ class SentenceStore:
         """``executemany(sql, rows)`` [and ``then``] in one transaction; failures are logged."""
         with self._lock:
             try:
-                conn = self._writable()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(self._writable()) as conn:
                     conn.executemany(sql, rows)
                     if then:
                         conn.execute(then)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             except sqlite3.DatabaseError as err:
                 log.warning("sentence vectors not updated in %s (%s); quotes from the passages "
                             "concerned are chosen the slower way", self.path, err)
