@@ -67,13 +67,9 @@ def tokenizer_signature() -> str:
 
 
 def build_params() -> dict[str, object]:
-    """The BM25 parameters ``KeywordIndex.build`` uses by default (k1, b, method)."""
-    params = inspect.signature(KeywordIndex.build).parameters
-    out: dict[str, object] = {"k1": 1.5, "b": 0.75, "method": "lucene"}
-    for name in ("k1", "b", "method"):
-        if name in params and params[name].default is not inspect.Parameter.empty:
-            out[name] = params[name].default
-    return out
+    """The BM25 parameters ``KeywordIndex.build`` uses by default (k1, b, and bm25s' default
+    idf method, which it does not change)."""
+    return {"k1": keyword.K1, "b": keyword.B, "method": "lucene"}
 
 
 def passage_tokens(text: str) -> list[str]:

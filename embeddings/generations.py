@@ -171,22 +171,26 @@ class Generations:
         """Remove leftovers of interrupted writes and all but the newest ``keep`` generations."""
         removed = []
         current = self.current_name()
-        for path in self.root.glob(".tmp-gen-*"):
-            pid = path.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or not _alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
-        for path in self.root.glob(".CURRENT.*"):  # a pointer a killed writer never swapped in
-            pid = path.name.rsplit(".", 1)[-1]
-            if not pid.isdigit() or not _alive(int(pid)):
-                path.unlink(missing_ok=True)
-                removed.append(path.name)
+        for path in self._orphans(".tmp-gen-*", "-"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        for path in self._orphans(".CURRENT.*", "."):  # a pointer a killed writer never swapped in
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
         names = self.names()
         for name in names[: max(0, len(names) - max(keep, 1))]:
             if name != current:
                 shutil.rmtree(self.root / name, ignore_errors=True)
                 removed.append(name)
         return removed
+
+    def _orphans(self, pattern: str, separator: str) -> Iterator[Path]:
+        """Files matching ``pattern`` whose name ends in ``separator`` + the pid of a writer
+        that is no longer running (or no pid at all)."""
+        for path in self.root.glob(pattern):
+            pid = path.name.rsplit(separator, 1)[-1]
+            if not pid.isdigit() or not _alive(int(pid)):
+                yield path
 
     def disk_bytes(self) -> int:
         if not self.root.is_dir():
