@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.app import parse_date
 from bot.discord import embeds
-from bot.discord.checks import polite_cooldown, question_cooldown
+from bot.discord.checks import question_cooldown, question_refusal
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError, describe, log_unexpected
 from bot.discord.views import AnswerView
@@ -154,12 +154,10 @@ class Ask(commands.Cog):
             await self._reply(message, content="Ask me a question about your union's documents, "
                                                "e.g. “@Steward how do we file a grievance?”")
             return
-        limiter = self.bot.limiter
-        _bucket, retry_after = limiter.hit(message.author.id)
-        if retry_after is not None:
-            if limiter.tell_once(message.author.id):
-                await self._reply(message, content=polite_cooldown(limiter.rate, limiter.per,
-                                                                   retry_after))
+        refusal = question_refusal(self.bot, message.author.id)
+        if refusal is not None:
+            if self.bot.limiter.tell_once(message.author.id):
+                await self._reply(message, content=refusal)
             return
         context = self._follow_up_context(message, question)
         # "Steward is typing…" while it looks (best effort: it needs no permission we lack
