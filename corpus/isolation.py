@@ -38,6 +38,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from corpus.errors import ReadError, UnsupportedFormat
+from corpus.read import read_source
 from corpus.types import Document, ReaderSettings
 
 __all__ = ["load_isolated", "shutdown_worker"]
@@ -50,7 +51,7 @@ START_TIMEOUT_S = 60.0  # a cold start on a loaded machine imports pypdf, lxml, 
 GRACE_S = 2.0  # on top of the reader's own deadline, so its message (said in-process) usually wins
 _SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|CREDENTIAL", re.IGNORECASE)
 _MAX_LOG_RECORDS = 20  # warnings forwarded per read (a fuzzed PDF can log thousands)
-_READERS = ("corpus.load", "corpus.fetch", "corpus.readers.text", "corpus.readers.markdown",
+_READERS = ("corpus.read", "corpus.fetch", "corpus.readers.text", "corpus.readers.markdown",
             "corpus.readers.html", "corpus.readers.pdf", "corpus.readers.docx")
 
 
@@ -91,7 +92,7 @@ class _Worker:
         hello = json.loads(self.reader.recv_bytes())
         if "fatal" in hello:
             self.stop()
-            raise ImportError(hello["fatal"])  # a broken install, as load_source would say
+            raise ImportError(hello["fatal"])  # a broken install, as read_source would say
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -163,7 +164,7 @@ def _drop_worker(grace: float = 0.0) -> int | None:
 def load_isolated(
     source: str, settings: ReaderSettings, overrides: Mapping[str, object] | None = None
 ) -> list[Document]:
-    """:func:`corpus.load.load_source` in the worker: same results, same errors, hard limits.
+    """:func:`corpus.read.read_source` in the worker: same results, same errors, hard limits.
 
     Past ``read_timeout_s`` (plus ``url_timeout_s`` for a URL) the worker is killed and the
     read is a ReadError; so is a worker that dies (a parser crash, the memory cap).
@@ -172,13 +173,12 @@ def load_isolated(
 
     global _requests
     budget = settings.read_timeout_s + (settings.url_timeout_s if is_url(source) else 0.0)
-    inner = dataclasses.replace(settings, isolate=False)
     with _lock:
         _requests += 1
         request = json.dumps({
             "id": _requests,  # echoed back: a reply is never taken for another request's
             "source": source,
-            "settings": dataclasses.asdict(inner),
+            "settings": dataclasses.asdict(settings),
             "overrides": _encode_values(dict(overrides or {})),
             "cwd": _cwd(),
             "max_read_memory_bytes": settings.max_read_memory_bytes,
@@ -306,8 +306,6 @@ def _limit_memory(memory_bytes: int) -> None:
 
 def _handle(request: dict[str, object], collect: _Collect) -> tuple[dict[str, object], bool]:
     """Read one source; (the reply, whether this worker should retire afterwards)."""
-    from corpus.load import load_source
-
     source = str(request["source"])
     restart = False
     try:
@@ -315,7 +313,7 @@ def _handle(request: dict[str, object], collect: _Collect) -> tuple[dict[str, ob
             with contextlib.suppress(OSError):  # relative names are resolved where the caller is
                 os.chdir(str(request["cwd"]))
         settings = ReaderSettings(**request["settings"])  # type: ignore[arg-type]
-        documents = load_source(source, settings, _decode_values(request["overrides"]))  # type: ignore[arg-type]
+        documents = read_source(source, settings, _decode_values(request["overrides"]))  # type: ignore[arg-type]
         reply: dict[str, object] = {"documents": [_encode_document(d) for d in documents]}
     except ReadError as err:
         reason = err.reason
@@ -327,7 +325,7 @@ def _handle(request: dict[str, object], collect: _Collect) -> tuple[dict[str, ob
         reply = {"error": type(err).__name__, "source": err.source, "reason": reason}
     except ImportError as err:
         reply = {"fatal": f"{type(err).__name__}: {err}"}
-    except BaseException as err:  # load_source wraps bad input; this is a last line of defence
+    except BaseException as err:  # read_source wraps bad input; this is a last line of defence
         restart = True
         reply = {"error": "ReadError", "source": source,
                  "reason": f"could not be read ({type(err).__name__}: {err})"}
