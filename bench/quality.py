@@ -467,7 +467,7 @@ def answers(built: Built, data: SciFact, args: argparse.Namespace) -> dict:
     removed = [a.confidence for a in removed_answers]
     declined["removed"] = _declined(removed_answers)
     unanswerable = ood + removed
-    # The README's bound: an answerable claim whose answer shows no relevant abstract (quoted
+    # docs/quality.md's bound: an answerable claim whose answer shows no relevant abstract (quoted
     # or named) sees only topically close ones, as a claim whose abstract was removed does; a
     # confidence score that declines a share r of removed claims declines about r of those too.
     shown = sum(any(data.qrels[q].get(d, 0) > 0 for d, _t in a.closest) for q, a in zip(qids, asked, strict=True))

@@ -22,7 +22,7 @@ from embeddings.search import Hit, Searcher
 
 # Below this confidence Steward says the bulletins don't cover a question. Calibrated on
 # SciFact's training claims so that at most ~4% of answerable ones are declined, while
-# out-of-domain questions are (README, "Quality"); config.toml's [answer] min_confidence.
+# out-of-domain questions are (docs/quality.md); config.toml's [answer] min_confidence.
 MIN_CONFIDENCE = 0.397
 
 

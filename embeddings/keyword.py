@@ -17,7 +17,7 @@ from bm25s.stopwords import STOPWORDS_EN
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 # BM25 term saturation and length normalisation: Anserini's defaults, which also scored best
-# on SciFact's training claims (k1 0.9-1.5 x b 0.4-0.9 tried; README, "What was tried").
+# on SciFact's training claims (k1 0.9-1.5 x b 0.4-0.9 tried; docs/quality.md, "What was tried").
 K1 = 0.9
 B = 0.4
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #   BM25 both have 0 as their natural floor), with both scores computed exactly for every
 #   candidate either ranking found; minmax: the same sum with min-max normalised scores, a
 #   missing score counting 0; rrf: weighted reciprocal rank fusion. On SciFact's training
-#   claims convex beat minmax by ~0.005 and rrf by ~0.025 nDCG@10 (README, "What was tried").
+#   claims convex beat minmax by ~0.005 and rrf by ~0.025 nDCG@10 (docs/quality.md, "What was tried").
 FUSIONS = ("convex", "minmax", "rrf")
 
 

@@ -6,7 +6,7 @@ made at ingest instead, for free: the transformer already computed a contextual 
 every token of the passage, and a sentence's vector is the mean of its tokens' vectors, as
 the passage's own is the mean of all of them. On SciFact training claims this chose an
 evidence sentence as often as encoding each sentence alone did (69.3% vs 68.5% of 378
-passages holding evidence; README, quality section).
+passages holding evidence; docs/quality.md).
 """
 
 from __future__ import annotations

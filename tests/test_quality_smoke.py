@@ -2,7 +2,7 @@
 
 It exercises the whole measured path — Steward's chunker, store, indexer, hybrid search and
 answerer on real scientific abstracts — and checks the figures stay sane. The full benchmark
-(``python -m bench.quality``) is not run in CI; see the README, "Quality, measured on SciFact".
+(``python -m bench.quality``) is not run in CI; see docs/quality.md.
 """
 
 from __future__ import annotations
