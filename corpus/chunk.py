@@ -19,6 +19,7 @@ from corpus.types import Document, Passage
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _WORD = re.compile(r"\S+")
+_WORDLIKE = re.compile(r"\w")
 _HEADING_MAX_WORDS = 14
 
 
@@ -73,10 +74,19 @@ def _is_heading(block: str) -> bool:
 def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
     """Cut one over-long sentence at word boundaries into pieces of at most max_words."""
     words = list(_WORD.finditer(text, start, end))
-    return [
+    pieces = [
         (words[i].start(), words[min(i + max_words, len(words)) - 1].end())
         for i in range(0, len(words), max_words)
     ]
+    # A piece of bare punctuation ("…", "— —") joins its neighbour rather than become a
+    # passage of its own.
+    merged: list[tuple[int, int]] = []
+    for s, e in pieces:
+        if merged and (not _WORDLIKE.search(text, s, e) or not _WORDLIKE.search(text, *merged[-1])):
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _units(text: str, max_words: int) -> list[_Unit]:

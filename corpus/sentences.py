@@ -10,6 +10,7 @@ import pysbd
 # pysbd is accurate on abbreviations ("Feb.", "U.S.") but slow on huge blocks; past this many
 # characters a plain punctuation rule is used so a 10 MB single line cannot stall ingest.
 _PYSBD_MAX_CHARS = 20_000
+_WORDLIKE = re.compile(r"\w")
 _SIMPLE_BOUNDARY = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9À-Ý])")
 
 
@@ -58,9 +59,22 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     if not block.strip():
         return []
     raw = _simple_spans(block) if len(block) > _PYSBD_MAX_CHARS else _pysbd_spans(block)
-    spans = []
+    spans: list[tuple[int, int]] = []
+    lead: int | None = None  # bare punctuation at the very start, joined to what follows
     for s, e in raw:
         s, e = _trim(block, s, e)
-        if s < e:
-            spans.append((start + s, start + e))
+        if s >= e:
+            continue
+        if not _WORDLIKE.search(block, s, e):
+            # A run of bare punctuation ("limitations.." splits as "limitations." + ".") ends
+            # the sentence before it; it is never a sentence (or a passage start) of its own.
+            if spans:
+                spans[-1] = (spans[-1][0], start + e)
+            elif lead is None:
+                lead = s
+            continue
+        spans.append((start + (s if lead is None else lead), start + e))
+        lead = None
+    if lead is not None:  # nothing but punctuation in the block
+        spans.append((start + lead, start + _trim(block, lead, len(block))[1]))
     return spans

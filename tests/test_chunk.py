@@ -101,7 +101,9 @@ def test_bad_settings_are_refused() -> None:
         ChunkerSettings(target_words=200, max_words=100)
 
 
-_words = st.sampled_from(["union", "strike", "Dr.", "U.S.", "wage", "“quote”", "pay.", "Why?", "1935", "—", "…"])
+_words = st.sampled_from(
+    ["union", "strike", "Dr.", "U.S.", "wage", "“quote”", "pay.", "Why?", "1935", "—", "…", "limitations..", "..."]
+)
 _sentence = st.lists(_words, min_size=1, max_size=25).map(lambda ws: " ".join(ws))
 _paragraph = st.lists(_sentence, min_size=1, max_size=6).map(lambda ss: " ".join(ss))
 _text = st.lists(_paragraph, min_size=1, max_size=8).map(lambda ps: "\n\n".join(ps))
@@ -121,3 +123,19 @@ def test_property_every_span_slices_back_to_its_text(text: str, target: int, ext
     for p in passages:
         covered.update(range(p.start, p.end))
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+    # No sentence is bare punctuation ("limitations.." once left a lone "." to start the next
+    # passage) unless its whole paragraph is.
+    paragraphs = paragraph_spans(text)
+    for p in passages:
+        for s, e in p.sentences:
+            ps, pe = next(span for span in paragraphs if span[0] <= s and e <= span[1])
+            assert any(ch.isalnum() for ch in text[s:e]) or not any(ch.isalnum() for ch in text[ps:pe])
+
+
+def test_a_doubled_full_stop_stays_with_its_sentence() -> None:
+    text = "Some rules have limitations.. The next passage must not start with a dot. It is a sentence."
+    passages = chunk_document(doc(text), ChunkerSettings(target_words=4, max_words=12, overlap_sentences=0))
+    assert [p.text for p in passages][:2] == [
+        "Some rules have limitations..", "The next passage must not start with a dot.",
+    ]
+    assert all(not p.text.startswith(".") for p in passages)
