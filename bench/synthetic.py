@@ -32,9 +32,9 @@ from corpus.store import Store, vector_id
 from corpus.types import Document, Passage
 from embeddings.bm25 import TermCounts, build_params, tokenizer_signature
 from embeddings.dense import DenseIndex, auto_nlist
-from embeddings.generations import Generations, Manifest
-from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, sentence_store
+from embeddings.generations import DENSE_FILE, KEYWORD_DIR, Generations, IndexSettings, Manifest
 from embeddings.keyword import tokenize
+from embeddings.sentence_store import sentence_store
 
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"

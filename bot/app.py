@@ -22,8 +22,9 @@ from corpus.load import expand_sources, load_source
 from corpus.store import Filters, Store
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.generations import Generations
-from embeddings.indexer import Indexer, SyncReport, sentence_store
+from embeddings.indexer import Indexer, SyncReport
 from embeddings.search import Hit, Searcher
+from embeddings.sentence_store import sentence_store
 
 log = logging.getLogger(__name__)
 

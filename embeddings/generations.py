@@ -5,10 +5,15 @@ Layout under the index folder::
     CURRENT              name of the serving generation (replaced atomically)
     gen-000007/          manifest.json, dense.faiss, keyword/  (never changed once named)
     .tmp-gen-000008-PID/ a generation being written; ignored and cleaned up if left behind
+    sentences-HASH.sqlite  sentence vectors shared by the generations (embeddings.sentence_store)
 
 A generation folder is written completely under a temporary name, flushed to disk, renamed,
 and only then does CURRENT point at it, so a kill at any moment leaves a complete
 generation serving.
+
+This module is what the writer (``embeddings.indexer``) and the reader
+(``embeddings.search``) share: the file names, the manifest and the check that a generation
+was built as configured, and loading one; neither imports the other.
 """
 
 from __future__ import annotations
@@ -24,11 +29,25 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embeddings.errors import IndexError_
+from embeddings.dense import DenseIndex, DenseSettings
+from embeddings.encoder import EncoderSettings
+from embeddings.errors import IndexError_, IndexMismatch
+from embeddings.keyword import KeywordIndex
 
 _GEN = re.compile(r"^gen-(\d{6})$")
 MANIFEST = "manifest.json"
+DENSE_FILE = "dense.faiss"
+KEYWORD_DIR = "keyword"
 FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    encoder: EncoderSettings
+    chunker: dict[str, int]
+    embed_title: bool = True
+    keep_generations: int = 2
+    dense: DenseSettings = field(default_factory=DenseSettings)
 
 
 @dataclass
@@ -65,6 +84,57 @@ class Manifest:
             raise IndexError_(
                 f"the index manifest {path} is damaged ({err}); run `steward reindex`"
             ) from err
+
+
+def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int | None = None) -> None:
+    """Raise IndexMismatch when the index was built differently from the configuration."""
+    problems = []
+    if manifest.model != settings.encoder.model:
+        problems.append(f"model {manifest.model!r} (configured: {settings.encoder.model!r})")
+    if dimension is not None and manifest.dimension != dimension:
+        problems.append(f"dimension {manifest.dimension} (the model gives {dimension})")
+    if manifest.embed_title != settings.embed_title:
+        problems.append(f"embed_title={manifest.embed_title} (configured: {settings.embed_title})")
+    if manifest.chunker != settings.chunker:
+        problems.append(f"chunker {manifest.chunker} (configured: {settings.chunker})")
+    if problems:
+        raise IndexMismatch(
+            "the index was built with " + "; ".join(problems)
+            + ". Run `steward reindex` to rebuild it with the current settings."
+        )
+
+
+def checked_manifest(folder: Path, settings: IndexSettings) -> Manifest:
+    """The manifest of the generation in ``folder``, which must match ``settings``."""
+    manifest = Manifest.read(folder / MANIFEST)
+    check_manifest(manifest, settings)
+    return manifest
+
+
+@dataclass
+class LoadedGeneration:
+    name: str
+    manifest: Manifest
+    dense: DenseIndex
+    keyword: KeywordIndex
+
+
+def load_generation(folder: Path, settings: IndexSettings, mmap: bool = True) -> LoadedGeneration:
+    """The generation in ``folder``, checked against ``settings`` and its own manifest."""
+    manifest = checked_manifest(folder, settings)
+    dense = DenseIndex.load(folder / DENSE_FILE, mmap=mmap, settings=settings.dense, params=manifest.index_params)
+    try:
+        keyword = KeywordIndex.load(folder / KEYWORD_DIR, mmap=mmap)
+    except (OSError, ValueError, KeyError) as err:
+        raise IndexError_(
+            f"the keyword index in {folder} is damaged or missing ({err}); run `steward reindex`"
+        ) from err
+    if dense.size != manifest.passages:
+        raise IndexError_(
+            f"the index in {folder} holds {dense.size} vectors but its manifest says "
+            f"{manifest.passages}; run `steward reindex`"
+        )
+    return LoadedGeneration(folder.name, manifest, dense, keyword)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +19,25 @@ import numpy as np
 from corpus.sentences import sentence_spans
 from corpus.store import Store
 from embeddings.bm25 import build_keyword
-from embeddings.dense import DenseIndex, DenseSettings
-from embeddings.encoder import Encoder, EncoderSettings, SpanEncoder
-from embeddings.errors import IndexError_, IndexMismatch
-from embeddings.generations import Generations, Manifest
+from embeddings.dense import DenseIndex
+from embeddings.encoder import Encoder, SpanEncoder
+from embeddings.errors import IndexError_
+from embeddings.generations import (
+    DENSE_FILE,
+    KEYWORD_DIR,
+    MANIFEST,
+    Generations,
+    IndexSettings,
+    Manifest,
+    checked_manifest,
+)
 from embeddings.progress import progress_bar
-from embeddings.sentence_store import SentenceStore, sentence_store_path
+from embeddings.sentence_store import SentenceStore, remove_other_sentence_stores, sentence_store
 from embeddings.spans import shift
 
 log = logging.getLogger(__name__)
 
-DENSE_FILE = "dense.faiss"
-KEYWORD_DIR = "keyword"
 _SENTENCE_CHUNK = 2048  # passages encoded per call when sentence vectors are kept (bounds memory)
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    encoder: EncoderSettings
-    chunker: dict[str, int]
-    embed_title: bool = True
-    keep_generations: int = 2
-    dense: DenseSettings = field(default_factory=DenseSettings)
 
 
 @dataclass
@@ -57,38 +54,6 @@ def embed_text(title: str, text: str, settings: IndexSettings) -> str:
     """What the encoder sees for a passage (the stored text stays as it is)."""
     body = f"{title}\n{text}" if settings.embed_title and title else text
     return settings.encoder.passage_prefix + body
-
-
-def sentence_store(root: Path, settings: IndexSettings, dimension: int) -> SentenceStore:
-    """The sentence vectors made with these settings (the file changes when they do)."""
-    e = settings.encoder
-    signature = f"{e.model}|{e.backend}|{settings.embed_title}|{e.passage_prefix}|{dimension}"
-    return SentenceStore(sentence_store_path(root, signature), dimension)
-
-
-def _remove_other_sentence_stores(root: Path, keep: Path) -> None:
-    """After a full rebuild, vectors made with other settings (an older model) are dead weight."""
-    for path in root.glob("sentences-*.sqlite*"):
-        if not path.name.startswith(keep.name):
-            path.unlink(missing_ok=True)
-
-
-def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int | None = None) -> None:
-    """Raise IndexMismatch when the index was built differently from the configuration."""
-    problems = []
-    if manifest.model != settings.encoder.model:
-        problems.append(f"model {manifest.model!r} (configured: {settings.encoder.model!r})")
-    if dimension is not None and manifest.dimension != dimension:
-        problems.append(f"dimension {manifest.dimension} (the model gives {dimension})")
-    if manifest.embed_title != settings.embed_title:
-        problems.append(f"embed_title={manifest.embed_title} (configured: {settings.embed_title})")
-    if manifest.chunker != settings.chunker:
-        problems.append(f"chunker {manifest.chunker} (configured: {settings.chunker})")
-    if problems:
-        raise IndexMismatch(
-            "the index was built with " + "; ".join(problems)
-            + ". Run `steward reindex` to rebuild it with the current settings."
-        )
 
 
 class Indexer:
@@ -120,8 +85,7 @@ class Indexer:
             current = None if full else self.generations.current()
             dense: DenseIndex | None = None
             if current is not None and not full:
-                manifest = Manifest.read(current / "manifest.json")
-                check_manifest(manifest, self.settings)
+                manifest = checked_manifest(current, self.settings)
                 dense = DenseIndex.load(current / DENSE_FILE, settings=self.settings.dense,
                                         params=manifest.index_params)
             # Set arithmetic in numpy: at a million passages Python sets cost seconds.
@@ -149,7 +113,7 @@ class Indexer:
                 # After the swap: the generation that served until now still needed these rows.
                 if full:
                     sentences.retain(wanted)
-                    _remove_other_sentence_stores(self.generations.root, sentences.path)
+                    remove_other_sentence_stores(self.generations.root, sentences.path)
                 elif len(to_remove):
                     sentences.remove(to_remove.tolist())
             finally:
@@ -222,7 +186,7 @@ class Indexer:
             with self.generations.new() as folder:
                 dense.save(folder / DENSE_FILE)
                 build_keyword(previous_keyword, wanted, keyword_texts, folder / KEYWORD_DIR)
-                (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+                (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         except (OSError, RuntimeError) as err:  # FAISS reports a failed write as RuntimeError
             # The half-written folder is gone (Generations.new) and CURRENT was not touched.
             raise IndexError_(
@@ -235,5 +199,5 @@ class Indexer:
 
     def manifest(self) -> Manifest | None:
         current = self.generations.current()
-        return Manifest.read(current / "manifest.json") if current else None
+        return Manifest.read(current / MANIFEST) if current else None
 

@@ -11,20 +11,16 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from corpus.store import DocumentInfo, Filters, Store, vector_id
 from corpus.types import Passage
-from embeddings.dense import DenseIndex
 from embeddings.encoder import Encoder
 from embeddings.errors import IndexError_
-from embeddings.generations import Generations, Manifest
-from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, IndexSettings, check_manifest, sentence_store
-from embeddings.keyword import KeywordIndex
+from embeddings.generations import Generations, IndexSettings, LoadedGeneration, load_generation
 from embeddings.memory import tune_malloc
-from embeddings.sentence_store import SentenceStore
+from embeddings.sentence_store import SentenceStore, sentence_store
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +59,6 @@ class Hit:
     dense: float  # cosine between question and passage vectors
     keyword: float  # BM25 score (0 when the passage has none of the question's words)
     vector: np.ndarray
-
-
-@dataclass
-class LoadedGeneration:
-    name: str
-    manifest: Manifest
-    dense: DenseIndex
-    keyword: KeywordIndex
-
-
-def load_generation(folder: Path, settings: IndexSettings, mmap: bool = True) -> LoadedGeneration:
-    manifest = Manifest.read(folder / "manifest.json")
-    check_manifest(manifest, settings)
-    dense = DenseIndex.load(folder / DENSE_FILE, mmap=mmap, settings=settings.dense, params=manifest.index_params)
-    try:
-        keyword = KeywordIndex.load(folder / KEYWORD_DIR, mmap=mmap)
-    except (OSError, ValueError, KeyError) as err:
-        raise IndexError_(
-            f"the keyword index in {folder} is damaged or missing ({err}); run `steward reindex`"
-        ) from err
-    if dense.size != manifest.passages:
-        raise IndexError_(
-            f"the index in {folder} holds {dense.size} vectors but its manifest says "
-            f"{manifest.passages}; run `steward reindex`"
-        )
-    return LoadedGeneration(folder.name, manifest, dense, keyword)
 
 
 class Searcher:

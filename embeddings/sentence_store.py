@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.store import immediate_transaction
+from embeddings.generations import IndexSettings
 from embeddings.spans import Span
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,20 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS sentences (vid INTEGER PRIMARY KEY, spans 
 def sentence_store_path(root: Path, signature: str) -> Path:
     """The file for vectors made under ``signature`` (model, backend, title and prefix)."""
     return Path(root) / f"sentences-{hashlib.sha256(signature.encode()).hexdigest()[:12]}.sqlite"
+
+
+def sentence_store(root: Path, settings: IndexSettings, dimension: int) -> SentenceStore:
+    """The sentence vectors made with these settings (the file changes when they do)."""
+    e = settings.encoder
+    signature = f"{e.model}|{e.backend}|{settings.embed_title}|{e.passage_prefix}|{dimension}"
+    return SentenceStore(sentence_store_path(root, signature), dimension)
+
+
+def remove_other_sentence_stores(root: Path, keep: Path) -> None:
+    """After a full rebuild, vectors made with other settings (an older model) are dead weight."""
+    for path in Path(root).glob("sentences-*.sqlite*"):
+        if not path.name.startswith(keep.name):
+            path.unlink(missing_ok=True)
 
 
 class SentenceStore:

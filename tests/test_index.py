@@ -20,8 +20,8 @@ from corpus.types import Document
 from embeddings.dense import DenseIndex
 from embeddings.encoder import EncoderSettings
 from embeddings.errors import IndexError_, IndexMismatch
-from embeddings.generations import Generations
-from embeddings.indexer import DENSE_FILE, Indexer, IndexSettings
+from embeddings.generations import DENSE_FILE, Generations, IndexSettings
+from embeddings.indexer import Indexer
 from embeddings.search import Searcher
 
 CHUNKER = ChunkerSettings(target_words=20, max_words=30, overlap_sentences=0)

@@ -17,8 +17,8 @@ from embeddings import bm25
 from embeddings.dense import FLAT, IVF_SQ8, DenseIndex, DenseSettings
 from embeddings.encoder import EncoderSettings
 from embeddings.errors import IndexError_
-from embeddings.generations import Generations
-from embeddings.indexer import DENSE_FILE, KEYWORD_DIR, Indexer, IndexSettings
+from embeddings.generations import DENSE_FILE, KEYWORD_DIR, Generations, IndexSettings
+from embeddings.indexer import Indexer
 from embeddings.keyword import KeywordIndex, tokenize
 
 CHUNKER = ChunkerSettings(target_words=20, max_words=30, overlap_sentences=0)

@@ -17,8 +17,7 @@ from stewardtest import SpanHashEncoder, make_steward
 from corpus.chunk import chunk_document
 from corpus.store import Store, vector_id
 from corpus.types import Document
-from embeddings.indexer import sentence_store
-from embeddings.sentence_store import SentenceStore
+from embeddings.sentence_store import SentenceStore, sentence_store
 from embeddings.spans import pool_spans
 
 STRIKE = (

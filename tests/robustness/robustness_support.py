@@ -466,7 +466,7 @@ def _phase(data_dir: Path) -> str:
 def store_agrees_with_index(steward) -> str | None:  # steward: bot.app.Steward
     """None when the serving generation holds exactly the store's passages, else why not."""
     from embeddings.dense import DenseIndex
-    from embeddings.indexer import DENSE_FILE
+    from embeddings.generations import DENSE_FILE
 
     current = steward.generations.current()
     if current is None:

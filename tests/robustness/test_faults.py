@@ -34,7 +34,7 @@ import embeddings.generations
 from bot.cli import main
 from corpus.errors import StoreError
 from embeddings.errors import IndexError_
-from embeddings.indexer import DENSE_FILE
+from embeddings.generations import DENSE_FILE
 
 
 def test_sigkill_at_20_random_moments_of_a_real_ingest(tmp_path: Path) -> None:
@@ -264,7 +264,7 @@ def test_keyword_index_loads_are_serialised(tmp_path: Path) -> None:
     import threading
 
     from embeddings.bm25 import TermCounts
-    from embeddings.indexer import KEYWORD_DIR
+    from embeddings.generations import KEYWORD_DIR
     from embeddings.keyword import NPY_LOCK, KeywordIndex
 
     docs = tmp_path / "docs"
