@@ -161,7 +161,7 @@ def load_encoder(settings: EncoderSettings, cache_dir: Path) -> Encoder:
     """The configured encoder; the ONNX backends export the model once into ``cache_dir``."""
     if settings.backend == "torch":
         return TorchEncoder(settings)
-    from embeddings.onnx_backend import OnnxEncoder
+    from embeddings.onnx import OnnxEncoder
 
     if not settings.allow_download:
         os.environ["HF_HUB_OFFLINE"] = "1"

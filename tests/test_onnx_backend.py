@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import onnx_backend
-from embeddings.onnx_backend import OnnxEncoder, OnnxExportError, model_fingerprint
+from embeddings.onnx import OnnxEncoder, OnnxExportError, export, model_fingerprint
+from embeddings.onnx.cache import valid_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def test_cache_layout(int8_encoder: OnnxEncoder, onnx_cache: Path, model_path: s
     assert "reference.npy" in names
     assert not [n for n in names if n.endswith(".tmp") or n.startswith((".export-", ".quantize-"))]
     meta = json.loads((folder / "model-int8.onnx.json").read_text())
-    assert meta["min_cosine_vs_torch"] >= onnx_backend.INT8_MIN_COSINE
+    assert meta["min_cosine_vs_torch"] >= export.INT8_MIN_COSINE
     assert json.loads((folder / "model.onnx.json").read_text())["graph"] == "fused"
 
 
@@ -157,7 +157,7 @@ def test_serving_does_not_import_torch(model_path: str, onnx_cache: Path, int8_e
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from embeddings.onnx_backend import OnnxEncoder\n"
+        "from embeddings.onnx import OnnxEncoder\n"
         "assert 'torch' not in sys.modules, 'import pulled in torch'\n"
         f"e = OnnxEncoder({model_path!r}, Path({str(onnx_cache)!r}))\n"
         "assert e.encode(['a question']).shape == (1, 384)\n"
@@ -184,7 +184,7 @@ def test_damaged_int8_file_is_rebuilt(
     folder = copy_cache(int8_encoder, tmp_path)
     damaged = folder / "model-int8.onnx"
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # a killed copy
-    with caplog.at_level(logging.WARNING, logger="embeddings.onnx_backend"):
+    with caplog.at_level(logging.WARNING, logger="embeddings.onnx"):
         encoder = OnnxEncoder(model_path, tmp_path, quantize=True)
     assert "damaged" in caplog.text
     assert damaged.stat().st_size == int8_encoder.onnx_path.stat().st_size
@@ -195,12 +195,12 @@ def test_damaged_int8_file_is_rebuilt(
 def test_damaged_fp32_file_is_detected(int8_encoder: OnnxEncoder, tmp_path: Path) -> None:
     folder = copy_cache(int8_encoder, tmp_path)
     fp32 = folder / "model.onnx"
-    assert onnx_backend._valid_file(fp32) is not None
+    assert valid_file(fp32) is not None
     with open(fp32, "r+b") as f:
         f.truncate(fp32.stat().st_size - 1000)
-    assert onnx_backend._valid_file(fp32) is None
+    assert valid_file(fp32) is None
     (folder / "model-int8.onnx.json").unlink()  # no manifest: not trusted either
-    assert onnx_backend._valid_file(folder / "model-int8.onnx") is None
+    assert valid_file(folder / "model-int8.onnx") is None
 
 
 def test_an_int8_model_that_does_not_match_is_refused(
@@ -211,7 +211,7 @@ def test_an_int8_model_that_does_not_match_is_refused(
 ) -> None:
     folder = copy_cache(int8_encoder, tmp_path)
     (folder / "model-int8.onnx").unlink()
-    monkeypatch.setattr(onnx_backend, "INT8_MEAN_COSINE", 0.99999)  # int8 cannot reach this
+    monkeypatch.setattr(export, "INT8_MEAN_COSINE", 0.99999)  # int8 cannot reach this
     with pytest.raises(OnnxExportError, match="does not match torch"):
         OnnxEncoder(model_path, tmp_path, quantize=True)
     assert not (folder / "model-int8.onnx").exists()
