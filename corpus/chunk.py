@@ -62,7 +62,8 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _is_heading(block: str) -> bool:
+def is_heading(block: str) -> bool:
+    """A paragraph that reads as a heading: one short line without closing punctuation."""
     block = block.strip()
     return (
         "\n" not in block
@@ -89,10 +90,10 @@ def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[i
     return merged
 
 
-def _units(text: str, max_words: int) -> list[_Unit]:
+def _units(text: str, max_words: int, marked: frozenset[tuple[int, int]] = frozenset()) -> list[_Unit]:
     units = []
     for number, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
-        heading = _is_heading(text[p_start:p_end])
+        heading = (p_start, p_end) in marked or is_heading(text[p_start:p_end])
         spans = [(p_start, p_end)] if heading else sentence_spans(text, p_start, p_end)
         for s, e in spans:
             n = len(_WORD.findall(text, s, e))
@@ -132,7 +133,7 @@ def chunk_document(document: Document, settings: ChunkerSettings | None = None) 
     """Cut ``document`` into passages whose spans slice back exactly to their text."""
     settings = settings or ChunkerSettings()
     text = document.text
-    units = _units(text, settings.max_words)
+    units = _units(text, settings.max_words, frozenset(document.headings))
     passages: list[Passage] = []
     seen: dict[str, int] = {}
     for ordinal, (i, j) in enumerate(_group(units, settings)):
@@ -156,6 +157,7 @@ def chunk_document(document: Document, settings: ChunkerSettings | None = None) 
                 ordinal=ordinal,
                 heading=heading,
                 sentences=tuple((u.start, u.end) for u in units[i:j]),
+                headings=tuple((u.start, u.end) for u in units[i:j] if u.heading),
             )
         )
     return passages

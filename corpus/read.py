@@ -85,7 +85,7 @@ def _read(source: str, settings: ReaderSettings, overrides: Mapping[str, object]
         return _split_documents(resolved, fmt, extracted, [origin], sidecar, user)
     meta = merge(origin, from_text(extracted.text), extracted.meta, sidecar, user)
     return [_document(resolved, fmt, extracted.text, meta,
-                      str(meta.get("id") or derive_doc_id(resolved)), extracted.pages)]
+                      str(meta.get("id") or derive_doc_id(resolved)), extracted.pages, extracted.headings)]
 
 
 def _read_file(path: Path, source: str, settings: ReaderSettings) -> bytes:
@@ -154,7 +154,7 @@ def _split_documents(
 
 
 def _document(resolved: str, fmt: str, text: str, meta: Mapping[str, object], doc_id: str,
-              pages: tuple[int, ...] = ()) -> Document:
+              pages: tuple[int, ...] = (), headings: tuple[tuple[int, int], ...] = ()) -> Document:
     # Metadata comes from the file, its name and the admin; like the text, it is cleaned of
     # control characters, bidi overrides and undecodable bytes (which SQLite cannot store).
     def text_field(key: str) -> str | None:
@@ -173,5 +173,6 @@ def _document(resolved: str, fmt: str, text: str, meta: Mapping[str, object], do
         url=text_field("url"),
         tags=tuple(t for t in tags if t),
         pages=pages,
+        headings=headings,
         format=fmt,
     )

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS documents (
     tags TEXT NOT NULL DEFAULT '[]',
     format TEXT NOT NULL,
     pages TEXT NOT NULL DEFAULT '[]',
+    headings TEXT NOT NULL DEFAULT '[]',
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     ingested_at TEXT NOT NULL,
@@ -50,17 +51,18 @@ CREATE TABLE IF NOT EXISTS passages (
     locator INTEGER NOT NULL,
     heading TEXT,
     text TEXT NOT NULL,
-    sentences TEXT  -- JSON [[start, end], ...] relative to the passage's start; NULL if unknown
+    sentences TEXT,  -- JSON [[start, end], ...] relative to the passage's start; NULL if unknown
+    headings TEXT  -- JSON [[start, end], ...] of its heading lines, relative; NULL if none
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 """
 
 
-def _sentences_json(passage: Passage) -> str | None:
-    if not passage.sentences:
+def _spans_json(spans: tuple[tuple[int, int], ...], start: int) -> str | None:
+    if not spans:
         return None
-    return json.dumps([[s - passage.start, e - passage.start] for s, e in passage.sentences], separators=(",", ":"))
+    return json.dumps([[s - start, e - start] for s, e in spans], separators=(",", ":"))
 
 
 def _parse_sentences(raw: str | None, start: int) -> tuple[tuple[int, int], ...]:
@@ -86,6 +88,8 @@ def content_hash(document: Document, chunker_key: str = "") -> str:
         "source": document.source,
         "chunker": chunker_key,
     }
+    if document.headings:  # only when known, so documents stored before them keep their hash
+        meta["headings"] = [list(h) for h in document.headings]
     payload = json.dumps(meta, sort_keys=True, ensure_ascii=False) + "\0" + document.text
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -190,11 +194,16 @@ class Store:
             )
 
     def _add_missing_columns(self) -> None:
-        """Stores written before passages kept their sentences gain the (empty) column; their
-        passages get sentences when their documents are next ingested."""
+        """Stores written before passages kept their sentences (or documents and passages their
+        heading lines) gain the empty columns; they are filled when a document is next ingested."""
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(passages)")}
         if "sentences" not in columns:
             self._conn.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
+        if "headings" not in columns:
+            self._conn.execute("ALTER TABLE passages ADD COLUMN headings TEXT")
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(documents)")}
+        if "headings" not in columns:
+            self._conn.execute("ALTER TABLE documents ADD COLUMN headings TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         with self._lock:
@@ -239,8 +248,8 @@ class Store:
             conn.execute("DELETE FROM documents WHERE doc_id=?", (document.doc_id,))
             conn.execute(
                 "INSERT INTO documents(doc_id, source, title, author, date, publication, url,"
-                " tags, format, pages, text, content_hash, ingested_at, updated_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " tags, format, pages, headings, text, content_hash, ingested_at, updated_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     document.doc_id,
                     document.source,
@@ -252,6 +261,7 @@ class Store:
                     json.dumps(list(document.tags), ensure_ascii=False),
                     document.format,
                     json.dumps(list(document.pages)),
+                    json.dumps([list(h) for h in document.headings]),
                     document.text,
                     digest,
                     row[1] if row else now,
@@ -260,7 +270,8 @@ class Store:
             )
             conn.executemany(
                 "INSERT INTO passages(passage_id, vid, doc_id, ordinal, start, end,"
-                " locator_kind, locator, heading, text, sentences) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                " locator_kind, locator, heading, text, sentences, headings)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         p.passage_id,
@@ -273,7 +284,8 @@ class Store:
                         p.locator,
                         p.heading,
                         p.text,
-                        _sentences_json(p),
+                        _spans_json(p.sentences, p.start),
+                        _spans_json(p.headings, p.start),
                     )
                     for p in passages
                 ],
@@ -291,7 +303,7 @@ class Store:
     def document(self, doc_id: str) -> Document | None:
         rows = self.execute(
             "SELECT doc_id, source, title, author, date, publication, url, tags, format, pages,"
-            " text FROM documents WHERE doc_id=?",
+            " text, headings FROM documents WHERE doc_id=?",
             (doc_id,),
         )
         if not rows:
@@ -309,6 +321,7 @@ class Store:
             format=r[8],
             pages=tuple(json.loads(r[9])),
             text=r[10],
+            headings=tuple((int(s), int(e)) for s, e in json.loads(r[11])),
         )
 
     def documents(self, filters: Filters | None = None, limit: int | None = None) -> list[DocumentInfo]:
@@ -352,7 +365,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for r in self.execute(
                 "SELECT vid, passage_id, doc_id, start, end, text, locator_kind, locator,"
-                f" ordinal, heading, sentences FROM passages WHERE vid IN ({marks})",
+                f" ordinal, heading, sentences, headings FROM passages WHERE vid IN ({marks})",
                 chunk,
             ):
                 found[r[0]] = Passage(
@@ -366,6 +379,7 @@ class Store:
                     ordinal=r[8],
                     heading=r[9],
                     sentences=_parse_sentences(r[10], r[3]),
+                    headings=_parse_sentences(r[11], r[3]),
                 )
         return found
 

@@ -29,6 +29,10 @@ class Document:
     tags: tuple[str, ...] = ()
     pages: tuple[int, ...] = ()
     format: str = "text"
+    # Spans of the lines the format marks as headings (Markdown ``#``, HTML ``<h2>``), each a
+    # paragraph of its own in ``text``; the chunker also treats short unpunctuated lines as
+    # headings. A heading is never quoted as an answer.
+    headings: tuple[tuple[int, int], ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character ``offset``, or None for unpaged text."""
@@ -59,6 +63,9 @@ class Passage:
     # The chunker's sentences (a heading counts as one), as spans in the document like
     # ``start``/``end``; quotes are cut at these. Empty when not known (older stores).
     sentences: tuple[tuple[int, int], ...] = ()
+    # Which of those sentences are heading lines (same coordinates): shown as a quote's section,
+    # never chosen as its key sentence nor quoted alone.
+    headings: tuple[tuple[int, int], ...] = ()
 
     @property
     def locator_label(self) -> str:

@@ -139,3 +139,14 @@ def test_a_doubled_full_stop_stays_with_its_sentence() -> None:
         "Some rules have limitations..", "The next passage must not start with a dot.",
     ]
     assert all(not p.text.startswith(".") for p in passages)
+
+
+def test_headings_the_reader_marked_are_headings_even_with_a_full_stop() -> None:
+    text = "You have the right to be paid overtime.\n\nHours over forty are paid at time and a half. Ask for it."
+    marked = doc(text, headings=((0, 39),))
+    (passage,) = chunk_document(marked, ChunkerSettings(target_words=50, max_words=80))
+    assert passage.heading == "You have the right to be paid overtime."
+    assert [text[s:e] for s, e in passage.headings] == ["You have the right to be paid overtime."]
+    # Without the mark, a line that ends like a sentence is a sentence.
+    (plain,) = chunk_document(doc(text), ChunkerSettings(target_words=50, max_words=80))
+    assert plain.heading is None and plain.headings == ()

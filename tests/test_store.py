@@ -86,3 +86,30 @@ def test_a_damaged_store_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open the store"):
         Store(path)
+
+
+def test_heading_marks_are_kept_for_reindex_and_quotes(store: Store) -> None:
+    text = "Your rights.\n\nYou can file a claim within two years."
+    put(store, doc("h", text, headings=((0, 12),)))
+    stored = store.document("h")
+    assert stored is not None and stored.headings == ((0, 12),)
+    vids = [vid for (vid,) in store.execute("SELECT vid FROM passages WHERE doc_id='h'")]
+    (passage,) = store.passages_by_vid(vids).values()
+    assert [text[s:e] for s, e in passage.headings] == ["Your rights."]
+
+
+def test_a_store_from_before_heading_marks_gains_the_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    from corpus import store as store_module
+
+    lines = [line for line in store_module._SCHEMA.split("\n") if "headings" not in line]
+    old_schema = "\n".join(lines).replace("sentences TEXT,  -- JSON", "sentences TEXT  -- JSON")
+    assert "headings" not in old_schema
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.close()
+    store = Store(path)
+    assert put(store, doc("a", "Stewards listen first.", headings=((0, 22),))) == "added"
+    assert store.document("a").headings == ((0, 22),)

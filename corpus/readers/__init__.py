@@ -75,6 +75,7 @@ class Extracted:
     meta: dict[str, object] = field(default_factory=dict)
     pages: tuple[int, ...] = ()  # PDF: offset in ``text`` where each page starts
     articles: list[Article] = field(default_factory=list)  # set when an issue was split
+    headings: tuple[tuple[int, int], ...] = ()  # spans of heading lines in ``text``
 
 
 Reader = Callable[[bytes, ReadContext], Extracted]

@@ -153,7 +153,44 @@ def test_markdown_front_matter(write, settings):
     assert doc.doc_id == "update-2024-03"
     assert doc.format == "markdown"
     assert "layout" not in doc.text and "---" not in doc.text
-    assert doc.text.startswith("# A heading that is not the title\n\nBargaining resumes")
+    # Stored as clean text: markup gone, the heading a paragraph of its own and marked as one.
+    assert doc.text == "A heading that is not the title\n\nBargaining resumes Monday.\n\nitem one\nitem two"
+    assert [doc.text[s:e] for s, e in doc.headings] == ["A heading that is not the title"]
+
+
+MARKUP = """# FMLA Violation
+
+## You have the right to be paid overtime.
+
+Ask *your* employer for the [WH-347 form](https://example.org/form) **in writing**
+before the end of the week, and keep a `copy`.
+
+- Keep a log of hours.
+  - Note breaks too.
+1. File within two years.
+
+> Quoted from the handbook.
+
+| Rate | Hours |
+|------|-------|
+| 1.5x | over 40 |
+
+![a photo](photo.jpg) <span>Bold move</span>
+"""
+
+
+def test_markdown_is_stored_without_markup(write, settings):
+    (doc,) = load_source(str(write("rights.md", MARKUP)), settings)
+    for marker in ("#", "*", "`", "[", "](", "> ", "- ", "1. ", "|---", "<span>", "photo.jpg"):
+        assert marker not in doc.text, marker
+    assert "Ask your employer for the WH-347 form in writing before the end of the week" in doc.text
+    assert "Keep a log of hours.\nNote breaks too.\n\nFile within two years." in doc.text
+    assert "Rate | Hours\n1.5x | over 40" in doc.text
+    # Both headings are marked, even the one that ends like a sentence.
+    assert [doc.text[s:e] for s, e in doc.headings] == [
+        "FMLA Violation", "You have the right to be paid overtime."
+    ]
+    assert doc.title == "FMLA Violation"
 
 
 def test_markdown_title_from_h1_without_front_matter(write, settings):
