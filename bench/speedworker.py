@@ -100,7 +100,7 @@ class StageTimer:
 def serve(args: argparse.Namespace) -> dict[str, object]:
     import numpy as np
 
-    import bot.answer
+    import embeddings.sentences
 
     steward = _steward(args.data, args.config, args.set)
     questions = [q for q in Path(args.questions).read_text(encoding="utf-8").splitlines() if q.strip()]
@@ -124,8 +124,8 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
     timer.wrap(searcher, "encode_query", "encode_query")
     timer.wrap(searcher, "search", "search")
     timer.wrap(answerer, "_quotes", "quotes_other")
-    timer.wrap(searcher, "sentences", "quotes_kept_vectors", within="quotes_other")
-    timer.wrap(bot.answer, "sentence_spans", "quotes_sentence_split", within="quotes_other")
+    timer.wrap(searcher.sentence_vectors, "kept", "quotes_kept_vectors", within="quotes_other")
+    timer.wrap(embeddings.sentences, "sentence_spans", "quotes_sentence_split", within="quotes_other")
     timer.wrap(searcher.encoder, "encode", "quotes_encode_sentences", within="quotes_other")
 
     def one(question: str) -> tuple[float, dict[str, float], bool]:
@@ -138,8 +138,7 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
 
     def cold() -> None:
         # Each phase starts with empty answer caches and asks questions no phase asked before.
-        answerer._span_cache.clear()
-        answerer._vector_cache.clear()
+        searcher.sentence_vectors.clear_cache()
 
     for q in questions[1:4]:  # warm the code paths (a bot's first questions do that too)
         one(q)

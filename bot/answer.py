@@ -10,12 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from corpus.sentences import sentence_spans
 from corpus.store import Filters, Store
 from embeddings.keyword import tokenize
 from embeddings.search import Hit, Searcher
@@ -123,12 +121,6 @@ class Answerer:
         self.searcher = searcher
         self.store = store
         self.settings = settings or AnswerSettings()
-        # Passages indexed without sentence vectors (an encoder that cannot pool spans, an
-        # index from an older Steward) have their sentences split (pysbd, ~5-15 ms a passage)
-        # and encoded at question time; both are cached, bounded, least recently used out.
-        self._cache_lock = threading.Lock()
-        self._span_cache: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
-        self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # An answer is CPU-bound: more at once than cores only adds memory (each in-flight
         # answer holds encoder activations and per-passage score arrays) and contention.
         self._slots = threading.BoundedSemaphore(len(os.sched_getaffinity(0)))
@@ -166,29 +158,15 @@ class Answerer:
         """Each hit's quote, with the number that orders it among the others."""
         if not hits:
             return []
-        # Sentences and their vectors were kept at ingest; passages indexed without them
-        # (another encoder, an older index) are split and encoded now, the slow way. Spans
-        # below are relative to each passage: a quote never leaves its passage.
-        kept = self.searcher.sentences([h.passage for h in hits])
-        dimension = self.searcher.encoder.dimension
-        spans_per_hit: list[list[tuple[int, int]]] = []
-        vectors_per_hit: list[np.ndarray] = []
-        for hit in hits:
-            p = hit.passage
-            spans, vectors = kept.get(p.passage_id, ([], None))
-            spans = [(a - p.start, b - p.start) for a, b in spans]
-            if not spans:  # nothing kept: every sentence is to be encoded, as if unseen
-                spans = self._sentence_spans(p.text) or [(0, len(p.text))]
-                vectors = np.full((len(spans), dimension), np.nan, dtype=np.float32)
-            spans_per_hit.append(spans)
-            vectors_per_hit.append(vectors)
-        self._encode_unseen(hits, spans_per_hit, vectors_per_hit)
+        # Spans are relative to each passage: a quote never leaves its passage.
+        sentences = self.searcher.sentences([h.passage for h in hits])
         q_terms = set(tokenize(question))
-        ordered = sorted(q_terms)  # idf() answers in the order it is asked; a set's order is the hash seed's
-        rarity = dict(zip(ordered, self.searcher.generation.keyword.idf(ordered), strict=True))
+        # Sorted: the confidence sums the rarities in this order, and a set's order is the hash seed's.
+        rarity = self.searcher.idf(sorted(q_terms))
         w = self.settings.coverage_weight
         quotes = []
-        for n, (hit, spans, vectors) in enumerate(zip(hits, spans_per_hit, vectors_per_hit, strict=True), start=1):
+        for n, (hit, found) in enumerate(zip(hits, sentences, strict=True), start=1):
+            spans, vectors = found.spans, found.vectors
             body, base = hit.passage.text, hit.passage.start
             sims = vectors @ qvec
             shares = [_overlap(q_terms, body[a:b]) for a, b in spans]
@@ -213,57 +191,6 @@ class Answerer:
             quotes.append((confidence + self.settings.order_weight * shares[key], quote))
         return quotes
 
-    def _encode_unseen(
-        self, hits: list[Hit], spans_per_hit: list[list[tuple[int, int]]], vectors_per_hit: list[np.ndarray]
-    ) -> None:
-        """Fill the NaN rows (sentences past the encoder's truncation at ingest, or passages
-        indexed without sentence vectors) by encoding those sentences now, in one call."""
-        todo = [(k, j) for k, v in enumerate(vectors_per_hit) for j in np.flatnonzero(np.isnan(v[:, 0]))]
-        if not todo:
-            return
-        prefix = self.searcher.index_settings.encoder.passage_prefix
-        fresh = self._sentence_vectors([prefix + hits[k].passage.text[slice(*spans_per_hit[k][j])] for k, j in todo])
-        for (k, j), vector in zip(todo, fresh, strict=True):
-            vectors_per_hit[k][j] = vector
-
-    def _sentence_spans(self, body: str) -> list[tuple[int, int]]:
-        """``sentence_spans(body)``, cached: popular passages come back question after question."""
-        with self._cache_lock:
-            spans = self._span_cache.get(body)
-            if spans is not None:
-                self._span_cache.move_to_end(body)
-                return spans
-        spans = sentence_spans(body)
-        with self._cache_lock:
-            self._span_cache[body] = spans
-            while len(self._span_cache) > _SPAN_CACHE:
-                self._span_cache.popitem(last=False)
-        return spans
-
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        """The encoder's vectors for ``texts``, from the cache where it has them."""
-        encoder = self.searcher.encoder
-        out = np.empty((len(texts), encoder.dimension), np.float32)
-        missing: list[int] = []
-        with self._cache_lock:
-            for i, t in enumerate(texts):
-                cached = self._vector_cache.get(t)
-                if cached is None:
-                    missing.append(i)
-                else:
-                    out[i] = cached
-                    self._vector_cache.move_to_end(t)
-        if missing:
-            # Small length-sorted batches: a batch of short sentences pads only to its longest.
-            fresh = encoder.encode([texts[i] for i in missing], batch_size=8)
-            out[missing] = fresh
-            with self._cache_lock:
-                for i, v in zip(missing, fresh, strict=True):
-                    self._vector_cache[texts[i]] = v
-                while len(self._vector_cache) > _VECTOR_CACHE:
-                    self._vector_cache.popitem(last=False)
-        return out
-
     def _window(self, spans: list[tuple[int, int]], scores: list[float], key: int) -> tuple[int, int]:
         """The run of sentences around the key one to quote: as many as the limits allow, and of
         those runs the one whose sentences score best together. (Growing one sentence at a
@@ -279,10 +206,6 @@ class Answerer:
                     best = (merit, first, last)
         assert best is not None  # the key sentence alone is always a run
         return best[1], best[2]
-
-
-_SPAN_CACHE = 10_000  # passages (~10 MB)
-_VECTOR_CACHE = 10_000  # sentences (~17 MB with 384-dimensional vectors)
 
 
 def _coverage(rarity: dict[str, float], text: str) -> float:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.store import DocumentInfo, Filters, Store, vector_id
+from corpus.store import DocumentInfo, Filters, Store
 from corpus.types import Passage
 from embeddings.encoder import Encoder
 from embeddings.errors import IndexError_
 from embeddings.generations import Generations, IndexSettings, LoadedGeneration, load_generation
 from embeddings.memory import tune_malloc
-from embeddings.sentence_store import SentenceStore, sentence_store
+from embeddings.sentence_store import sentence_store
+from embeddings.sentences import Sentences, SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,13 @@ class Searcher:
         self._loaded: LoadedGeneration | None = None
         self._unloadable = ""  # a newer generation that failed to load (logged once)
         self._lock = threading.Lock()
-        self._sentences: SentenceStore | None = None
+        # The sentences of hits, for quotes: read where the indexer kept them, else encoded
+        # (and cached) here, where the encoder and the settings the passages were encoded with are.
+        self.sentence_vectors = SentenceVectors(
+            sentence_store(generations.root, index_settings, encoder.dimension),
+            encoder,
+            index_settings.encoder.passage_prefix,
+        )
         tune_malloc()  # two malloc arenas: one per asking thread kept ~270 MB of freed arrays at 1M
 
     # -- generations -----------------------------------------------------------------------
@@ -130,19 +137,15 @@ class Searcher:
 
     # -- searching -------------------------------------------------------------------------
 
-    def sentences(self, passages: Sequence[Passage]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
-        """``passage_id -> (sentence spans in the document, unit vectors)`` where the indexer
-        kept them (``embeddings.sentence_store``); a passage missing here has none."""
-        if self._sentences is None:
-            self._sentences = sentence_store(self.generations.root, self.index_settings, self.encoder.dimension)
-        vids = [vector_id(p.passage_id) for p in passages]
-        rows = self._sentences.get(vids)
-        found = {}
-        for p, vid in zip(passages, vids, strict=True):
-            row = rows.get(vid)
-            if row is not None:
-                found[p.passage_id] = ([(p.start + a, p.start + b) for a, b in row[0]], row[1])
-        return found
+    def sentences(self, passages: Sequence[Passage]) -> list[Sentences]:
+        """Each passage's sentences (spans in the passage's text) and their unit vectors, in
+        the order given: kept at ingest where the indexer could, else split and encoded now."""
+        return self.sentence_vectors.of(passages)
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """``term -> idf`` over the serving generation's passages, in the order given; terms
+        are tokenized (``embeddings.keyword.tokenize``) and one no passage holds weighs most."""
+        return dict(zip(terms, self.generation.keyword.idf(terms), strict=True))
 
     def encode_query(self, query: str) -> np.ndarray:
         prefix = self.index_settings.encoder.query_prefix
