@@ -191,7 +191,7 @@ def _atheris_target(suffix: str, libfuzzer_args: list[str]) -> None:
     from corpus.types import ReaderSettings
 
     rs = _support()
-    settings = ReaderSettings(read_timeout_s=30)
+    settings = ReaderSettings(read_timeout_s=30, isolate=False)  # atheris sees coverage in this process only
     path = Path(tempfile.mkdtemp(prefix="steward-atheris-")) / f"input{suffix}"
 
     def one(data: bytes) -> None:

@@ -16,15 +16,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.answer import AnswerSettings
-from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
-from embeddings.encoder import PACKAGED_MODEL, EncoderSettings
+from embeddings.encoder import EncoderSettings
 from embeddings.indexer import IndexSettings
 from embeddings.search import SearchSettings
 
 MB = 1024 * 1024
+
+# The defaults of the [reader], [chunker], [index], [search] and [answer] sections are read
+# from the settings dataclasses of the packages that use them (one source of truth: a default
+# changed there is changed here and in the views below); the sections add only what a file
+# needs: bounds, choices, unknown names refused, and MB where the code counts bytes.
 
 
 class ConfigError(Exception):
@@ -40,65 +44,65 @@ class DataSection(_Section):
 
 
 class ChromeSection(_Section):
-    lines: list[str] = list(DEFAULT_CHROME_LINES)
-    selectors: list[str] = list(DEFAULT_CHROME_SELECTORS)
+    lines: list[str] = Field(default_factory=lambda: ReaderSettings().chrome_lines)
+    selectors: list[str] = Field(default_factory=lambda: ReaderSettings().chrome_selectors)
 
 
 class ReaderSection(_Section):
-    max_file_mb: float = Field(25, gt=0)
-    max_pdf_pages: int = Field(2000, gt=0)
-    max_text_chars: int = Field(5_000_000, gt=0)
-    read_timeout_s: float = Field(60, gt=0)
-    url_timeout_s: float = Field(20, gt=0)
-    url_max_mb: float = Field(25, gt=0)
-    url_max_redirects: int = Field(5, ge=0)
-    allow_private_urls: bool = False
-    max_docx_unzipped_mb: float = Field(256, gt=0)
-    max_docx_entries: int = Field(5000, gt=0)
-    isolate: bool = True
-    max_read_memory_mb: float = Field(1024, gt=0)
+    max_file_mb: float = Field(ReaderSettings.max_file_bytes / MB, gt=0)
+    max_pdf_pages: int = Field(ReaderSettings.max_pdf_pages, gt=0)
+    max_text_chars: int = Field(ReaderSettings.max_text_chars, gt=0)
+    read_timeout_s: float = Field(ReaderSettings.read_timeout_s, gt=0)
+    url_timeout_s: float = Field(ReaderSettings.url_timeout_s, gt=0)
+    url_max_mb: float = Field(ReaderSettings.url_max_bytes / MB, gt=0)
+    url_max_redirects: int = Field(ReaderSettings.url_max_redirects, ge=0)
+    allow_private_urls: bool = ReaderSettings.allow_private_urls
+    max_docx_unzipped_mb: float = Field(ReaderSettings.max_docx_unzipped_bytes / MB, gt=0)
+    max_docx_entries: int = Field(ReaderSettings.max_docx_entries, gt=0)
+    isolate: bool = ReaderSettings.isolate
+    max_read_memory_mb: float = Field(ReaderSettings.max_read_memory_bytes / MB, gt=0)
     chrome: ChromeSection = ChromeSection()
 
 
 class ChunkerSection(_Section):
-    target_words: int = Field(110, gt=0)
-    max_words: int = Field(170, gt=0)
-    overlap_sentences: int = Field(1, ge=0)
+    target_words: int = Field(ChunkerSettings.target_words, gt=0)
+    max_words: int = Field(ChunkerSettings.max_words, gt=0)
+    overlap_sentences: int = Field(ChunkerSettings.overlap_sentences, ge=0)
 
 
 class IndexSection(_Section):
-    model: str = PACKAGED_MODEL
-    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
-    batch_size: int = Field(32, gt=0)
-    threads: int = Field(0, ge=0)
-    allow_download: bool = False
-    embed_title: bool = True
-    keep_generations: int = Field(2, ge=1)
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    exact_max_passages: int = Field(200_000, ge=0)
-    nprobe: int = Field(0, ge=0)
-    nlist: int = Field(0, ge=0)
-    retrain_growth: float = Field(2.0, gt=1)
-    search_threads: int = Field(1, ge=1)
+    model: str = EncoderSettings.model
+    backend: Literal["torch", "onnx", "onnx-int8"] = EncoderSettings.backend  # type: ignore[assignment]
+    batch_size: int = Field(EncoderSettings.batch_size, gt=0)
+    threads: int = Field(EncoderSettings.threads, ge=0)
+    allow_download: bool = EncoderSettings.allow_download
+    embed_title: bool = IndexSettings.embed_title
+    keep_generations: int = Field(IndexSettings.keep_generations, ge=1)
+    query_prefix: str = EncoderSettings.query_prefix
+    passage_prefix: str = EncoderSettings.passage_prefix
+    exact_max_passages: int = Field(DenseSettings.exact_max_passages, ge=0)
+    nprobe: int = Field(DenseSettings.nprobe, ge=0)
+    nlist: int = Field(DenseSettings.nlist, ge=0)
+    retrain_growth: float = Field(DenseSettings.retrain_growth, gt=1)
+    search_threads: int = Field(DenseSettings.search_threads, ge=1)
 
 
 class SearchSection(_Section):
-    fusion: Literal["convex", "minmax", "rrf"] = "convex"
-    dense_weight: float = Field(0.55, ge=0)
-    keyword_weight: float = Field(0.45, ge=0)
-    rrf_k: int = Field(60, gt=0)
-    candidates: int = Field(100, gt=0)
-    max_per_document: int = Field(2, gt=0)
-    recency_similarity: float = Field(0.9, gt=0, le=1)
+    fusion: Literal["convex", "minmax", "rrf"] = SearchSettings.fusion  # type: ignore[assignment]
+    dense_weight: float = Field(SearchSettings.dense_weight, ge=0)
+    keyword_weight: float = Field(SearchSettings.keyword_weight, ge=0)
+    rrf_k: int = Field(SearchSettings.rrf_k, gt=0)
+    candidates: int = Field(SearchSettings.candidates, gt=0)
+    max_per_document: int = Field(SearchSettings.max_per_document, gt=0)
+    recency_similarity: float = Field(SearchSettings.recency_similarity, gt=0, le=1)
 
 
 class AnswerSection(_Section):
-    max_quotes: int = Field(3, ge=1, le=3)
-    min_confidence: float = Field(0.397, ge=-1, le=1)
-    quote_max_sentences: int = Field(3, ge=1)
-    quote_max_chars: int = Field(700, ge=80)
-    closest_titles: int = Field(3, ge=0)
+    max_quotes: int = Field(AnswerSettings.max_quotes, ge=1, le=3)
+    min_confidence: float = Field(AnswerSettings.min_confidence, ge=-1, le=1)
+    quote_max_sentences: int = Field(AnswerSettings.quote_max_sentences, ge=1)
+    quote_max_chars: int = Field(AnswerSettings.quote_max_chars, ge=80)
+    closest_titles: int = Field(AnswerSettings.closest_titles, ge=0)
 
 
 class SamplesSection(_Section):

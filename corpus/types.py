@@ -74,7 +74,7 @@ class Passage:
 
 @dataclass
 class ReaderSettings:
-    """Limits and rules the readers apply; built from ``[reader]`` in config.toml."""
+    """Limits and rules the readers apply; ``[reader]`` in config.toml, whose defaults these are."""
 
     max_file_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000
@@ -89,7 +89,7 @@ class ReaderSettings:
     max_docx_entries: int = 5000
     # Read each source in a worker process that is killed at the deadline and whose memory is
     # capped (corpus/isolation.py); off, the limits are only checked between a reader's steps.
-    isolate: bool = False
+    isolate: bool = True
     max_read_memory_bytes: int = 1024 * 1024 * 1024
     # Lines removed wherever they appear as a whole line (site chrome); regular expressions.
     # Defaults and the reason for each rule: corpus/chrome.py. An empty list removes nothing.

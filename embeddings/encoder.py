@@ -30,7 +30,7 @@ class EncoderSettings:
     """Which model encodes passages and questions, and how."""
 
     model: str = PACKAGED_MODEL
-    backend: str = "torch"
+    backend: str = "onnx-int8"
     batch_size: int = 32
     threads: int = 0  # 0: all cores
     allow_download: bool = False

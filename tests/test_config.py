@@ -2,19 +2,95 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 from stewardtest import CONFIG
 
-from bot.config import Config, ConfigError, load_config
+from bot.answer import AnswerSettings
+from bot.config import Config, ConfigError, IndexSection, SearchSection, load_config
+from corpus.chunk import ChunkerSettings
+from corpus.types import ReaderSettings
+from embeddings.encoder import BACKENDS, EncoderSettings
+from embeddings.indexer import IndexSettings
+from embeddings.search import FUSIONS, SearchSettings
+
+# The config.toml sections whose settings go to the packages' settings dataclasses.
+PACKAGE_SECTIONS = ("reader", "chunker", "index", "search", "answer")
 
 
 def test_config_toml_holds_exactly_the_defaults() -> None:
     shipped = Config.model_validate(tomllib.loads(CONFIG.read_text()))
     assert shipped.model_dump() == Config().model_dump()
+
+
+def test_config_toml_holds_the_packages_defaults() -> None:
+    # Reading with no config.toml, or calling a package with its own defaults, behaves as the
+    # shipped config.toml says (e.g. isolated reads, the int8 ONNX encoder).
+    shipped = Config.model_validate(tomllib.loads(CONFIG.read_text()))
+    assert shipped.reader_settings() == ReaderSettings()
+    assert shipped.chunker_settings() == ChunkerSettings()
+    assert shipped.encoder_settings() == EncoderSettings()
+    assert shipped.index_settings() == IndexSettings(
+        encoder=EncoderSettings(), chunker=dataclasses.asdict(ChunkerSettings())
+    )
+    assert shipped.search_settings() == SearchSettings()
+    assert shipped.answer_settings() == AnswerSettings()
+
+
+def _package_views(config: Config) -> tuple[object, ...]:
+    return (config.reader_settings(), config.chunker_settings(), config.index_settings(),
+            config.search_settings(), config.answer_settings())
+
+
+def _leaves(table: dict[str, object], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*path, key))
+        else:
+            yield (*path, key), value
+
+
+def _other_values(value: object) -> list[object]:
+    """Valid-looking values different from ``value``; the first one the config accepts is used."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int | float):
+        return [value + 1, value - 1, value / 2]
+    if isinstance(value, list):
+        return [[]]
+    return ["torch", "rrf", f"{value}x"]  # another choice of a Literal setting, or other text
+
+
+def test_every_package_setting_in_config_toml_reaches_its_package() -> None:
+    raw = tomllib.loads(CONFIG.read_text())
+    shipped = _package_views(Config.model_validate(raw))
+    for path, value in _leaves({name: raw[name] for name in PACKAGE_SECTIONS}):
+        for other in _other_values(value):
+            changed = tomllib.loads(CONFIG.read_text())
+            table = changed
+            for key in path[:-1]:
+                table = table[key]
+            table[path[-1]] = other
+            try:
+                views = _package_views(Config.model_validate(changed))
+            except (ValidationError, ValueError):
+                continue
+            assert views != shipped, f"[{'.'.join(path[:-1])}] {path[-1]} changes no package setting"
+            break
+        else:
+            pytest.fail(f"no other value of [{'.'.join(path[:-1])}] {path[-1]} was accepted")
+
+
+def test_config_choices_are_the_packages_choices() -> None:
+    assert get_args(IndexSection.model_fields["backend"].annotation) == BACKENDS
+    assert get_args(SearchSection.model_fields["fusion"].annotation) == FUSIONS
 
 
 def test_every_setting_in_config_toml_has_a_comment() -> None:

@@ -38,7 +38,7 @@ from corpus.store import Store
 from corpus.types import Document, ReaderSettings
 
 SEEDS = seed_files()
-SETTINGS = ReaderSettings(read_timeout_s=20)
+SETTINGS = ReaderSettings(read_timeout_s=20, isolate=False)
 PER_FILE_S = 10.0  # in-process; the hard limit for hostile files is tested in test_isolation.py
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

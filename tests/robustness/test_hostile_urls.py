@@ -93,7 +93,7 @@ def test_redirect_to_cloud_metadata_is_refused(server: str, monkeypatch: pytest.
     import corpus.fetch
 
     monkeypatch.setattr(corpus.fetch, "_is_public", lambda address: address == "127.0.0.1")
-    reason = refusal(f"{server}/to-metadata", ReaderSettings())
+    reason = refusal(f"{server}/to-metadata", ReaderSettings(isolate=False))  # the patch is in-process
     assert reason.startswith("refused: 169.254.169.254 is a private or local address")
 
 

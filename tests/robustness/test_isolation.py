@@ -21,6 +21,7 @@ from corpus.load import load_source
 from corpus.types import ReaderSettings
 
 ISOLATED = ReaderSettings(isolate=True, read_timeout_s=20)
+IN_PROCESS = ReaderSettings(isolate=False)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def test_same_documents_as_reading_in_process(tmp_path: Path) -> None:
             path = tmp_path / f"seed-{n}{suffix}"
             path.write_bytes(data)
             isolated = load_source(str(path), ISOLATED, overrides)
-            assert isolated == load_source(str(path), ReaderSettings(), overrides), path.name
+            assert isolated == load_source(str(path), IN_PROCESS, overrides), path.name
 
 
 def test_same_errors_as_reading_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +53,7 @@ def test_same_errors_as_reading_in_process(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)  # relative names are resolved where the caller is, not the worker
     for name in ("sheet.xlsx", "bad.pdf", "missing.txt"):
         with pytest.raises(ReadError) as inside:
-            load_source(name, ReaderSettings())
+            load_source(name, IN_PROCESS)
         with pytest.raises(ReadError) as isolated:
             load_source(name, ISOLATED)
         assert type(isolated.value) is type(inside.value)
