@@ -17,6 +17,7 @@ from bot.answer import Answer, Answerer
 from bot.config import Config
 from bot.records import Records
 from corpus.chunk import chunk_document
+from corpus.context import paragraphs_around
 from corpus.errors import ReadError, StoreError, UnsupportedFormat
 from corpus.load import expand_sources, load_source
 from corpus.store import Filters, Store
@@ -193,6 +194,14 @@ class Steward:
 
     def search(self, query: str, limit: int = 10, filters: Filters | None = None) -> list[Hit]:
         return self.searcher.search(query, limit=limit, filters=filters)
+
+    def source_context(self, doc_id: str, start: int, end: int, paragraphs: int = 1) -> str | None:
+        """The paragraphs around ``start:end`` of a document's text (a quote), so a reader can
+        check it in context; None when the document has been removed since."""
+        document = self.store.document(doc_id)
+        if document is None:
+            return None
+        return paragraphs_around(document.text, start, end, paragraphs)
 
     def stats(self) -> dict[str, object]:
         documents, passages = self.store.counts()

@@ -286,28 +286,10 @@ def _source(steward: Steward, answer: object, text: str) -> str:
     if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(answer.quotes):
         return f"Say `source N` with N from 1 to {len(answer.quotes)}."
     quote = answer.quotes[int(parts[1]) - 1]
-    return source_context(steward, quote.doc_id, quote.start, quote.end) + "\n" + quote.citation.label()
-
-
-def source_context(steward: Steward, doc_id: str, start: int, end: int, paragraphs: int = 1) -> str:
-    """The paragraphs around a quote, so a reader can check it in context."""
-    document = steward.store.document(doc_id)
-    if document is None:
+    context = steward.source_context(quote.doc_id, quote.start, quote.end)
+    if context is None:
         return "That document has been removed."
-    text = document.text
-    lo = start
-    for _ in range(paragraphs + 1):
-        found = text.rfind("\n\n", 0, max(lo - 1, 0))
-        lo = 0 if found < 0 else found + 2
-        if found < 0:
-            break
-    hi = end
-    for _ in range(paragraphs + 1):
-        found = text.find("\n\n", hi + 1)
-        hi = len(text) if found < 0 else found
-        if found < 0:
-            break
-    return text[lo:hi].strip()
+    return context + "\n" + quote.citation.label()
 
 
 def cmd_chat(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:

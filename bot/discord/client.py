@@ -165,10 +165,15 @@ class StewardBot(commands.Bot):
                                        context=context)
 
     async def source_contexts(self, quotes: Sequence[Quote]) -> list[tuple[Quote, str]]:
-        from bot.cli import source_context
+        """Each quote with the paragraphs around it, for "Show source"."""
 
         def build() -> list[tuple[Quote, str]]:
-            return [(q, source_context(self.steward, q.doc_id, q.start, q.end)) for q in quotes]
+            entries = []
+            for q in quotes:
+                context = self.steward.source_context(q.doc_id, q.start, q.end)
+                entries.append((q, "That document has been removed." if context is None
+                                else context))
+            return entries
 
         return await self.run_io(build)
 
