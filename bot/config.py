@@ -20,7 +20,7 @@ from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
 from embeddings.encoder import EncoderSettings
-from embeddings.indexer import IndexSettings
+from embeddings.generations import IndexSettings
 from embeddings.search import SearchSettings
 
 MB = 1024 * 1024

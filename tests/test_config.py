@@ -18,7 +18,7 @@ from bot.config import Config, ConfigError, IndexSection, SearchSection, load_co
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.encoder import BACKENDS, EncoderSettings
-from embeddings.indexer import IndexSettings
+from embeddings.generations import IndexSettings
 from embeddings.search import FUSIONS, SearchSettings
 
 # The config.toml sections whose settings go to the packages' settings dataclasses.
