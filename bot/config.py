@@ -46,6 +46,7 @@ class DataSection(_Section):
 class ChromeSection(_Section):
     lines: list[str] = Field(default_factory=lambda: ReaderSettings().chrome_lines)
     selectors: list[str] = Field(default_factory=lambda: ReaderSettings().chrome_selectors)
+    captions: list[str] = Field(default_factory=lambda: ReaderSettings().chrome_captions)
 
 
 class ReaderSection(_Section):
@@ -160,6 +161,7 @@ class Config(_Section):
             max_read_memory_bytes=int(r.max_read_memory_mb * MB),
             chrome_lines=list(r.chrome.lines),
             chrome_selectors=list(r.chrome.selectors),
+            chrome_captions=list(r.chrome.captions),
         )
 
     def chunker_settings(self) -> ChunkerSettings:

@@ -23,6 +23,21 @@ DEFAULT_CHROME_LINES: tuple[str, ...] = (
     r"Originally [Pp]ublished (?:in|on|at):?",
 )
 
+# Photo captions. Scraped pages put a photo's caption between paragraphs as its own block,
+# often hard-wrapped into short lines, and end it with the photo's credit; such a block breaks
+# the sentences around it and is not the article's text. A paragraph (a block between blank
+# lines) of at most CAPTION_MAX_WORDS words whose last line matches one of these regular
+# expressions (``re.search``) is removed whole. In HTML, <figcaption> is removed by selector.
+DEFAULT_CHROME_CAPTIONS: tuple[str, ...] = (
+    # "Photo: Solidarity Centers.", "… maquila workers. Photo: Austin Tan", "Photo credit: …",
+    # "Photograph by …", "Image: …", and the Spanish "Foto: …", "Fotografía de …".
+    r"(?:^|[.!?]\s+)(?:Photo|Photograph|Image|Picture|Foto|Fotografía|Imagen)s?"
+    r"(?:\s+(?:credit|courtesy|by|de|por|cortesía))?\s*(?::|by\b|de\b|por\b)\s*\S[^\n]{0,150}$",
+    # "Credit: …", "Courtesy of …", "Crédito: …", "Cortesía de …" as the block's last line.
+    r"^(?:Credit|Credits|Courtesy of|Crédito|Créditos|Cortesía de)\s*:?\s+\S[^\n]{0,150}$",
+)
+CAPTION_MAX_WORDS = 60
+
 # CSS selectors (soupsieve syntax) removed from HTML before the main content is extracted.
 DEFAULT_CHROME_SELECTORS: tuple[str, ...] = (
     # Code and styling, never text a reader sees.
@@ -50,6 +65,9 @@ DEFAULT_CHROME_SELECTORS: tuple[str, ...] = (
     "input",
     "select",
     "textarea",
+    # Photo captions and their credits (WordPress marks its captions .wp-caption-text).
+    "figcaption",
+    ".wp-caption-text",
     # Embedded media and drawings, which carry no article text.
     "iframe",
     "object",

@@ -12,15 +12,17 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
+from corpus.chrome import CAPTION_MAX_WORDS, DEFAULT_CHROME_CAPTIONS, DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 
 __all__ = [
+    "DEFAULT_CHROME_CAPTIONS",
     "DEFAULT_CHROME_LINES",
     "DEFAULT_CHROME_SELECTORS",
     "clean_field",
     "clean_text",
     "compile_chrome_lines",
     "normalise_text",
+    "remove_caption_blocks",
     "remove_chrome_lines",
 ]
 
@@ -57,20 +59,37 @@ def normalise_text(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _compile(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+def _compile(patterns: tuple[str, ...], setting: str) -> tuple[re.Pattern[str], ...]:
     compiled = []
     for pattern in patterns:
         try:
             compiled.append(re.compile(pattern))
         except re.error as err:
-            raise ValueError(f"chrome_lines pattern {pattern!r} is not a valid regular "
+            raise ValueError(f"{setting} pattern {pattern!r} is not a valid regular "
                              f"expression ({err}); fix it in config.toml [reader]") from err
     return tuple(compiled)
 
 
+def remove_caption_blocks(text: str, patterns: Sequence[str]) -> str:
+    """Drop every short paragraph whose last line matches one of ``patterns`` (a photo caption
+    ending with its credit; corpus/chrome.py says why). ``text`` is normalised: paragraphs are
+    separated by exactly one blank line."""
+    compiled = _compile(tuple(patterns), "chrome captions")
+    if not compiled:
+        return text
+    kept = []
+    for block in text.split("\n\n"):
+        last = block.rsplit("\n", 1)[-1].strip()
+        if (len(block.split()) <= CAPTION_MAX_WORDS and len(last) <= _MAX_CHROME_LINE
+                and any(p.search(last) for p in compiled)):
+            continue
+        kept.append(block)
+    return "\n\n".join(kept)
+
+
 def compile_chrome_lines(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     """Compile chrome-line patterns; ValueError naming the bad pattern if one is invalid."""
-    return _compile(tuple(patterns))
+    return _compile(tuple(patterns), "chrome_lines")
 
 
 def remove_chrome_lines(text: str, patterns: Sequence[str]) -> str:
@@ -88,9 +107,10 @@ def remove_chrome_lines(text: str, patterns: Sequence[str]) -> str:
     return "\n".join(kept)
 
 
-def clean_text(text: str, chrome_lines: Sequence[str]) -> str:
-    """Normalise ``text`` and remove chrome lines: what every reader stores."""
-    return normalise_text(remove_chrome_lines(normalise_text(text), chrome_lines))
+def clean_text(text: str, chrome_lines: Sequence[str], captions: Sequence[str] = ()) -> str:
+    """Normalise ``text``, remove chrome lines and caption blocks: what every reader stores."""
+    text = normalise_text(remove_chrome_lines(normalise_text(text), chrome_lines))
+    return normalise_text(remove_caption_blocks(text, captions)) if captions else text
 
 
 def clean_field(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from corpus.chrome import DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
+from corpus.chrome import DEFAULT_CHROME_CAPTIONS, DEFAULT_CHROME_LINES, DEFAULT_CHROME_SELECTORS
 
 
 @dataclass
@@ -96,3 +96,6 @@ class ReaderSettings:
     chrome_lines: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_LINES))
     # HTML elements removed before extracting the main content (CSS selectors).
     chrome_selectors: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_SELECTORS))
+    # Photo captions: a short paragraph whose last line matches one of these (its credit) is
+    # removed whole; regular expressions, searched in that line.
+    chrome_captions: list[str] = field(default_factory=lambda: list(DEFAULT_CHROME_CAPTIONS))

@@ -104,4 +104,4 @@ def read(data: bytes, ctx: ReadContext) -> Extracted:
                        "or LibreOffice and save it again") from err
     # A blank line inside one Word paragraph (two Shift+Enter) must not split it.
     text = "\n\n".join(_BLANK_LINES.sub("\n", block) for block in blocks)
-    return Extracted(text=clean_text(text, ctx.settings.chrome_lines), meta=meta)
+    return Extracted(text=clean_text(text, ctx.settings.chrome_lines, ctx.settings.chrome_captions), meta=meta)

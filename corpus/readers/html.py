@@ -200,18 +200,18 @@ def _main_content(soup: BeautifulSoup) -> Tag:
 
 def _articles(scope: Tag, split: str | None, ctx: ReadContext) -> list[Article]:
     """The issue's articles (see the module docstring); [] when the page is one article."""
-    chrome = ctx.settings.chrome_lines
+    chrome, captions = ctx.settings.chrome_lines, ctx.settings.chrome_captions
     found: list[Article] = []
     articles = _top_level(scope.find_all("article"), "article")
     if len(articles) >= 2:
         for article in articles:
             heading = article.find(_HEADINGS)
-            text = clean_text(html_to_segments(article)[0][1], chrome)
+            text = clean_text(html_to_segments(article)[0][1], chrome, captions)
             if text:
                 found.append(Article(_inline_text(heading) if heading else "", text))
     elif split == "h2" and len(scope.find_all("h2")) >= 2:
         for heading, raw in html_to_segments(scope, split_tag="h2")[1:]:
-            text = clean_text(raw, chrome)
+            text = clean_text(raw, chrome, captions)
             if heading is not None and text:
                 found.append(Article(_inline_text(heading), text))
     return found if len(found) >= 2 else []
@@ -235,7 +235,7 @@ def read(data: bytes, ctx: ReadContext) -> Extracted:
         meta["title"] = _inline_text(h1s[0])
     elif "title" not in meta and page_title:
         meta["title"] = page_title
-    text = clean_text(html_to_segments(scope)[0][1], ctx.settings.chrome_lines)
+    text = clean_text(html_to_segments(scope)[0][1], ctx.settings.chrome_lines, ctx.settings.chrome_captions)
     if not text:
         raise ctx.fail("the HTML page has no readable text after removing site chrome "
                        "(menus, headers, scripts); if the page builds its text with "

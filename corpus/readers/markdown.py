@@ -153,7 +153,7 @@ def _join(blocks: list[tuple[str, int]], ctx: ReadContext) -> tuple[str, tuple[t
     offset = 0
     for raw, level in blocks:
         ctx.check_time()
-        text = clean_text(raw, ctx.settings.chrome_lines)
+        text = clean_text(raw, ctx.settings.chrome_lines, ctx.settings.chrome_captions)
         if not text:
             continue
         if level:

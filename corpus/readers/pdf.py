@@ -80,7 +80,7 @@ def read(data: bytes, ctx: ReadContext) -> Extracted:
     for number in range(count):
         ctx.check_time()
         try:
-            page_text = clean_text(reader.pages[number].extract_text(), chrome)
+            page_text = clean_text(reader.pages[number].extract_text(), chrome, ctx.settings.chrome_captions)
         except (MemoryError, RecursionError):
             raise  # the whole file is too big or too deep, not one damaged page (load_source says so)
         except Exception as err:  # one unreadable page should not lose the others

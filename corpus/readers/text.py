@@ -112,4 +112,4 @@ def _checked(text: str, ctx: ReadContext) -> str:
 
 
 def read(data: bytes, ctx: ReadContext) -> Extracted:
-    return Extracted(text=clean_text(decode_text(data, ctx), ctx.settings.chrome_lines))
+    return Extracted(text=clean_text(decode_text(data, ctx), ctx.settings.chrome_lines, ctx.settings.chrome_captions))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from corpus.clean import (
+    DEFAULT_CHROME_CAPTIONS,
     DEFAULT_CHROME_LINES,
     DEFAULT_CHROME_SELECTORS,
     clean_text,
@@ -262,3 +264,30 @@ def test_symlink_outside_folder_is_refused(write, tmp_path):
     assert [os.path.basename(s) for s in sources] == ["a.txt"]  # alias.txt: same file
     assert len(errors) == 1 and errors[0].source.endswith("leak.txt")
     assert "refused" in errors[0].reason and "outside the folder" in errors[0].reason
+
+
+def test_a_photo_caption_block_is_not_content(settings) -> None:
+    # The shipped interview interleaves a hard-wrapped caption, ended by its credit, with the
+    # article's paragraphs; a caption and credit on one line follows later.
+    sample = Path(__file__).parents[2] / "corpus" / "samples" / "hermanson-cio-moment.txt"
+    (doc,) = load_source(str(sample), settings)
+    for caption in ("Casa Obrera Potosina", "educates workers", "Photo: Solidarity Centers",
+                    "US workers meet with maquila workers", "Photo: Austin Tan"):
+        assert caption not in doc.text
+    # The paragraphs around the captions are intact.
+    assert "We need to map out the economic relationships" in doc.text
+    assert "US, Canadian, and Mexican scholars could carry this work out jointly" in doc.text
+    assert "This work also needs to involve more than union staff and top leaders." in doc.text
+
+
+def test_caption_rule_keeps_paragraphs_that_only_mention_photos() -> None:
+    text = (
+        "The photo: it showed the picket line at dawn, and we shared it.\n\n"
+        "Marchers at the plant gate.\nPhoto credit: Ana Ruiz\n\n"
+        + " ".join(["word"] * 70) + "\nPhoto: long paragraphs are not captions"
+    )
+    kept = clean_text(text, (), DEFAULT_CHROME_CAPTIONS)
+    assert kept.startswith("The photo: it showed the picket line")
+    assert "Marchers at the plant gate" not in kept
+    assert "long paragraphs are not captions" in kept
+    assert clean_text(text, (), ()) == text  # an empty list turns the rule off
