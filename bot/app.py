@@ -89,7 +89,7 @@ class Steward:
     def encoder(self) -> Encoder:
         with self._encoder_lock:
             if self._encoder is None:
-                self._encoder = load_encoder(self.config.encoder_settings(), self.data_dir / "models")
+                self._encoder = load_encoder(self.config.encoder_settings())
             return self._encoder
 
     @property

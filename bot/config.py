@@ -86,6 +86,7 @@ class IndexSection(_Section):
     nlist: int = Field(DenseSettings.nlist, ge=0)
     retrain_growth: float = Field(DenseSettings.retrain_growth, gt=1)
     search_threads: int = Field(DenseSettings.search_threads, ge=1)
+    model_cache: str = EncoderSettings.model_cache
 
 
 class SearchSection(_Section):
@@ -177,6 +178,7 @@ class Config(_Section):
             allow_download=i.allow_download,
             query_prefix=i.query_prefix,
             passage_prefix=i.passage_prefix,
+            model_cache=i.model_cache,
         )
 
     def index_settings(self) -> IndexSettings:

@@ -36,6 +36,7 @@ class EncoderSettings:
     allow_download: bool = False
     query_prefix: str = ""  # e.g. "query: " for E5-style models
     passage_prefix: str = ""
+    model_cache: str = ""  # folder for derived model files; "": embeddings.onnx.cache.cache_root()
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -157,11 +158,17 @@ class TorchEncoder:
         return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
 
 
-def load_encoder(settings: EncoderSettings, cache_dir: Path) -> Encoder:
-    """The configured encoder; the ONNX backends export the model once into ``cache_dir``."""
+def load_encoder(settings: EncoderSettings, cache_dir: Path | None = None) -> Encoder:
+    """The configured encoder.
+
+    The ONNX backends export the model once into ``cache_dir`` (default: the ``onnx`` folder
+    of the per-user cache, ``embeddings.onnx.cache.cache_root(settings.model_cache)``), which
+    every data folder and process then shares.
+    """
     if settings.backend == "torch":
         return TorchEncoder(settings)
     from embeddings.onnx import OnnxEncoder
+    from embeddings.onnx.cache import cache_root
 
     if not settings.allow_download:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -173,7 +180,7 @@ def load_encoder(settings: EncoderSettings, cache_dir: Path) -> Encoder:
         )
     encoder = OnnxEncoder(
         path,
-        cache_dir,
+        cache_dir if cache_dir is not None else cache_root(settings.model_cache) / "onnx",
         quantize=settings.backend == "onnx-int8",
         threads=settings.threads or None,
     )

@@ -12,6 +12,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Exported models go to one cache for every test run on this machine (exported once, ~30 s),
+# never to the user's own ~/.cache/steward.
+os.environ["STEWARD_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "steward-test-cache")
 
 from stewardtest import CONFIG, HashEncoder, make_steward
 
@@ -34,8 +37,7 @@ def real_encoder():
     from embeddings.encoder import load_encoder
 
     config = load_config(CONFIG)
-    # Exported once per machine (~30 s), then reused by later test runs; any user can write it.
-    return load_encoder(config.encoder_settings(), Path(tempfile.gettempdir()) / "steward-test-onnx")
+    return load_encoder(config.encoder_settings())  # from $STEWARD_CACHE_DIR, set above
 
 
 @pytest.fixture(scope="session")

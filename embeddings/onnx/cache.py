@@ -1,5 +1,8 @@
 """Derived model files on disk, shared by processes: atomic writes, manifests, one builder.
 
+They live in one per-user cache (``cache_root``), not in a data folder: a model is exported
+once per user and recipe, and every data folder (``--data-dir``) and process shares it.
+
 A cache *entry* is one folder of files derived from one model by one recipe (its name is
 ``fingerprint(model folder, recipe)``). Every file in it is written beside its final name and
 moved into place with ``os.replace``, then a manifest (``<file>.json``: size, sha256 and what
@@ -42,6 +45,24 @@ _SMALL_FILES = (
 )
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _LOCK_FILE = ".lock"
+
+CACHE_DIR_ENV = "STEWARD_CACHE_DIR"
+
+
+def cache_root(setting: str = "") -> Path:
+    """The per-user folder for derived model files.
+
+    ``$STEWARD_CACHE_DIR`` if set (it overrides the file, as ``$STEWARD_DATA_DIR`` does), else
+    ``setting`` (``[index] model_cache``) if not empty, else ``$XDG_CACHE_HOME/steward``, else
+    ``~/.cache/steward``.
+    """
+    chosen = os.environ.get(CACHE_DIR_ENV) or setting
+    if chosen:
+        return Path(chosen).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says a relative $XDG_CACHE_HOME is invalid and must be ignored.
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "steward"
 
 
 def fingerprint(model_path: Path, recipe: str) -> str:

@@ -20,6 +20,7 @@ file it names: size, sha256 and how well it matched torch)::
     model-int8.onnx.json
     reference.npy         torch's embeddings of the check sentences, so a later int8 build
                           (or a rebuild after corruption) is checked without loading torch
+    reference.npy.json
     tokenizer.json        only for models that ship no tokenizer.json (converted once)
     .lock                 serialises builds by concurrent processes
 
@@ -165,7 +166,7 @@ def build(model_path: Path, entry: Path, *, quantize: bool) -> None:
     The caller holds the entry's lock (``embeddings.onnx.cache.build_once``).
     """
     fp32 = entry / MODEL_FILE
-    if valid_file(fp32, quiet=True) is None or not (entry / REFERENCE_FILE).exists():
+    if valid_file(fp32, quiet=True) is None or valid_file(entry / REFERENCE_FILE, quiet=True) is None:
         # The graph does not depend on the length; check it at the model's own default.
         _export_fp32(model_path, entry, resolve_max_seq_length(model_path, None))
     if quantize and valid_file(entry / INT8_FILE, quiet=True) is None:
@@ -262,8 +263,8 @@ def _export_fp32(model_path: Path, entry: Path, max_seq_length: int) -> None:
         for label, path in candidates:
             cos = _cosines(_embed_with(path, CHECK_SENTENCES, tokenizer, pad_id), reference)
             if float(cos.min()) >= FP32_MIN_COSINE:
-                with atomic_path(entry / REFERENCE_FILE) as tmp, open(tmp, "wb") as f:
-                    np.save(f, reference)
+                np.save(work / REFERENCE_FILE, reference)
+                _install(work / REFERENCE_FILE, entry / REFERENCE_FILE, {"sentences": len(CHECK_SENTENCES)})
                 _install(
                     path,
                     entry / MODEL_FILE,
