@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from embeddings.errors import EncoderError
+from embeddings.progress import quiet_library_progress
 from embeddings.spans import Span, pool_spans, shift
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ class TorchEncoder:
             torch.set_num_threads(settings.threads)
         path = resolve_model(settings.model)
         try:
-            self._model = SentenceTransformer(path, device="cpu")
+            with quiet_library_progress():
+                self._model = SentenceTransformer(path, device="cpu")
         except Exception as err:  # the library raises many kinds; all mean "cannot load"
             hint = (
                 "it is not a local folder and downloads are off (index.allow_download)"

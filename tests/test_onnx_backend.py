@@ -7,6 +7,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import contextlib
+import io
 import json
 import logging
 import shutil
@@ -50,9 +52,18 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def int8_encoder(model_path: str, onnx_cache: Path) -> OnnxEncoder:
-    # The one export of the session (fp32, then int8 from it).
-    return OnnxEncoder(model_path, onnx_cache, quantize=True)
+def int8_export(model_path: str, onnx_cache: Path) -> tuple[OnnxEncoder, str]:
+    # The one export of the session (fp32, then int8 from it), and what it wrote to stderr.
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed):
+        encoder = OnnxEncoder(model_path, onnx_cache, quantize=True)
+    sys.stderr.write(printed.getvalue())
+    return encoder, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def int8_encoder(int8_export: tuple[OnnxEncoder, str]) -> OnnxEncoder:
+    return int8_export[0]
 
 
 @pytest.fixture(scope="session")
@@ -151,6 +162,11 @@ def test_cache_layout(int8_encoder: OnnxEncoder, onnx_cache: Path, model_path: s
     meta = json.loads((folder / "model-int8.onnx.json").read_text())
     assert meta["min_cosine_vs_torch"] >= export.INT8_MIN_COSINE
     assert json.loads((folder / "model.onnx.json").read_text())["graph"] == "fused"
+
+
+def test_the_export_shows_no_library_progress_bar(int8_export: tuple[OnnxEncoder, str]) -> None:
+    # Loading the model for the export drew transformers' "Loading weights" bar on `steward ingest`.
+    assert "Loading weights" not in int8_export[1]
 
 
 def test_serving_does_not_import_torch(model_path: str, onnx_cache: Path, int8_encoder: OnnxEncoder) -> None:

@@ -42,6 +42,7 @@ from tokenizers import Tokenizer
 
 from embeddings.onnx.cache import atomic_path, fingerprint, install, read_json, valid_file, work_dir
 from embeddings.onnx.session import available_cores, open_session, padded_inputs
+from embeddings.progress import quiet_library_progress
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,8 @@ def _export_fp32(model_path: Path, entry: Path, max_seq_length: int) -> None:
 
     entry.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s to ONNX in %s (once per model; takes a few seconds)", model_path, entry)
-    st = SentenceTransformer(str(model_path), device="cpu")
+    with quiet_library_progress():
+        st = SentenceTransformer(str(model_path), device="cpu")
     st.eval()
     st.max_seq_length = max_seq_length
     reference = np.asarray(
