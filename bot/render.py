@@ -40,6 +40,9 @@ def answer_text(answer: Answer, color: bool = False, width: int = 88) -> str:
     for quote in answer.quotes:
         label = quote.citation.label()
         lines.append(f"  [{quote.n}] {_DIM + label + _RESET if color else label}")
+        if quote.also_in:
+            also = "; ".join(c.label() for c in quote.also_in)
+            lines.append(f"      also in: {_DIM + also + _RESET if color else also}")
     return "\n".join(lines)
 
 
@@ -56,6 +59,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "passage_id": q.passage_id,
                 "score": round(q.score, 4),
                 "citation": q.citation.to_json(),
+                "also_in": [c.to_json() for c in q.also_in],
             }
             for q in answer.quotes
         ],

@@ -70,7 +70,7 @@ def test_json_shape_is_the_documented_interface(sample_steward) -> None:
     data = render.answer_json(sample_steward.ask("What is a welga ng bayan?"))
     assert set(data) == {"question", "answered", "quotes", "closest"}
     quote = data["quotes"][0]
-    assert set(quote) == {"n", "text", "key_sentence", "doc_id", "passage_id", "score", "citation"}
+    assert set(quote) == {"n", "text", "key_sentence", "doc_id", "passage_id", "score", "citation", "also_in"}
     assert set(quote["citation"]) == {"title", "publication", "date", "author", "locator", "url"}
     assert set(data["closest"][0]) == {"doc_id", "title"}
 
