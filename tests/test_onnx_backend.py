@@ -111,6 +111,19 @@ def test_shape_dtype_and_unit_length(which: str, request: pytest.FixtureRequest)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_int8_vectors_do_not_depend_on_the_batch(int8_encoder: OnnxEncoder) -> None:
+    # The same bulletin ingested alone or with a folder of others gets the same vectors (and
+    # the same sentence vectors), so the same documents always give the same answers.
+    text = TEXTS[3]
+    alone = int8_encoder.encode([text])
+    together = int8_encoder.encode([*TEXTS[:3], text, *TEXTS[4:]], batch_size=32)
+    assert np.array_equal(alone[0], together[3])
+    spans = [[(0, min(20, len(text))), (0, len(text))]]
+    _v1, pooled_alone = int8_encoder.encode_with_spans([text], spans)
+    _v2, pooled_together = int8_encoder.encode_with_spans([TEXTS[0], text], [[(0, 1)], *spans], batch_size=16)
+    assert np.array_equal(pooled_alone[0], pooled_together[1], equal_nan=True)
+
+
 def test_order_kept_when_batches_are_sorted_by_length(fp32_encoder: OnnxEncoder) -> None:
     # TEXTS mixes lengths, so length-sorted batches of 4 reorder them internally.
     together = fp32_encoder.encode(TEXTS, batch_size=4)

@@ -125,6 +125,13 @@ class OnnxEncoder:
         """(positions in ``texts``, their encodings) per batch of similar token lengths."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.quantize:
+            # Dynamic int8 quantisation takes each activation's range over the whole input
+            # tensor, so in a batch a text's vector would depend on its neighbours (and on their
+            # padding): the same bulletin ingested alone or in a folder would get different
+            # vectors, and different answers. One text per run gives each text its own ranges;
+            # measured no slower here (docs/speed.md), as a batch of one pads nothing.
+            batch_size = 1
         n = len(texts)
         bar = progress_bar(n) if progress and n else None
         # Tokenise and sort a chunk at a time so a million passages never sit tokenised in
