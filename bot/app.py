@@ -20,7 +20,8 @@ from corpus.chunk import chunk_document
 from corpus.context import paragraphs_around
 from corpus.errors import ReadError, StoreError, UnsupportedFormat
 from corpus.load import expand_sources, load_source
-from corpus.store import Filters, Store
+from corpus.store import DocumentInfo, Filters, Store
+from corpus.types import Document, ReaderSettings
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.generations import Generations
 from embeddings.indexer import Indexer, SyncReport
@@ -110,6 +111,25 @@ class Steward:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def query_logging(self) -> bool:
+        """Whether the admins turned on query logging (question text in the store and logs)."""
+        return self.records.query_logging
+
+    def reader_settings(self) -> ReaderSettings:
+        """The readers' limits (a front end that downloads an upload checks its size first)."""
+        return self.config.reader_settings()
+
+    def warm_up(self) -> str | None:
+        """Load the current index generation and the model, so the first question is quick;
+        the generation's name, or None when nothing is indexed yet (later generations are
+        picked up on the next search)."""
+        name = self.generations.current_name()
+        if name is not None:
+            self.searcher.refresh()
+            self.searcher.encode_query("warm up")
+        return name
+
     # -- admin work ------------------------------------------------------------------------
 
     def ingest(
@@ -195,6 +215,33 @@ class Steward:
     def search(self, query: str, limit: int = 10, filters: Filters | None = None) -> list[Hit]:
         return self.searcher.search(query, limit=limit, filters=filters)
 
+    def feedback(self, vote: int, passage_ids: Sequence[str]) -> None:
+        """A 👍 (1) or 👎 (-1) on an answer's passages; who voted is not kept."""
+        self.records.feedback(vote, passage_ids)
+
+    def forget(self) -> int:
+        """Erase every logged question; returns how many were erased."""
+        return self.records.forget()
+
+    # -- the documents ---------------------------------------------------------------------
+
+    def documents(self, filters: Filters | None = None, limit: int | None = None
+                  ) -> list[DocumentInfo]:
+        """The stored documents that pass ``filters``, newest first."""
+        return self.store.documents(filters, limit)
+
+    def document_info(self, doc_id: str) -> DocumentInfo | None:
+        """One document's details (title, date, publication, passages…), or None."""
+        return self.store.document_info(doc_id)
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document with its full text, or None."""
+        return self.store.document(doc_id)
+
+    def field_values(self, field: str, prefix: str = "", limit: int = 25) -> list[str]:
+        """Publications, authors or tags (``field``) containing ``prefix``, for autocomplete."""
+        return self.store.distinct_values(field, prefix, limit)
+
     def source_context(self, doc_id: str, start: int, end: int, paragraphs: int = 1) -> str | None:
         """The paragraphs around ``start:end`` of a document's text (a quote), so a reader can
         check it in context; None when the document has been removed since."""
@@ -241,10 +288,37 @@ def _progress(items: list[str], enabled: bool) -> Sequence[str]:
     return tqdm(items, desc="reading", unit="doc")  # type: ignore[return-value]
 
 
+class FilterError(ValueError):
+    """A filter or date a user typed that Steward cannot use. ``option`` names it as the
+    service knows it ("since"), ``problem`` says what is wrong; each front end words the
+    option its own way (``--since`` on the command line, ``since`` in Discord)."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"{option}: {problem}")
+        self.option = option
+        self.problem = problem
+
+
 def parse_date(value: str | None, name: str) -> dt.date | None:
+    """``YYYY-MM-DD`` as a date (None for nothing); FilterError naming ``name`` otherwise."""
     if not value:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError as err:
-        raise ValueError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from err
+        raise FilterError(name, f"{value!r} is not a date; use YYYY-MM-DD") from err
+
+
+def parse_filters(
+    *, since: str | None = None, until: str | None = None, publication: str | None = None,
+    author: str | None = None, tag: str | None = None, doc_id: str | None = None,
+) -> Filters:
+    """Filters from what a user typed (empty means no filter); FilterError for a bad date."""
+    return Filters(
+        since=parse_date(since, "since"),
+        until=parse_date(until, "until"),
+        publication=publication or None,
+        author=author or None,
+        tag=tag or None,
+        doc_id=doc_id or None,
+    )

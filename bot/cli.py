@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from bot import render
-from bot.app import Steward, parse_date
+from bot.app import FilterError, Steward, parse_date, parse_filters
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
 from corpus.errors import CorpusError
@@ -46,18 +46,17 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--doc", metavar="DOC_ID", help="only this document")
 
 
+def _option_error(err: FilterError) -> UsageError:
+    """The service's FilterError in the command line's words (``--since: ...``)."""
+    return UsageError(f"--{err.option}: {err.problem}")
+
+
 def _filters(args: argparse.Namespace) -> Filters:
     try:
-        return Filters(
-            since=parse_date(args.since, "--since"),
-            until=parse_date(args.until, "--until"),
-            publication=args.publication,
-            author=args.author,
-            tag=args.tag,
-            doc_id=args.doc,
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from err
+        return parse_filters(since=args.since, until=args.until, publication=args.publication,
+                             author=args.author, tag=args.tag, doc_id=args.doc)
+    except FilterError as err:
+        raise _option_error(err) from err
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +134,10 @@ def cmd_ingest(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
         if getattr(args, name):
             overrides[name] = getattr(args, name)
     if args.date:
-        overrides["date"] = parse_date(args.date, "--date")
+        try:
+            overrides["date"] = parse_date(args.date, "date")
+        except FilterError as err:
+            raise _option_error(err) from err
     if args.tags:
         overrides["tags"] = [t.strip() for t in args.tags.split(",") if t.strip()]
     report = steward.ingest(args.paths, overrides or None, progress=not args.quiet)
@@ -150,7 +152,7 @@ def cmd_ingest(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
-    docs = steward.store.documents(_filters(args))
+    docs = steward.documents(_filters(args))
     if args.json:
         rows = [
             {"doc_id": d.doc_id, "title": d.title, "date": d.date.isoformat() if d.date else None,
@@ -170,12 +172,12 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_remove(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
-    title = (steward.store.document_info(args.doc_id) or None)
+    info = steward.document_info(args.doc_id)
     report = steward.remove(args.doc_id)
     if report is None:
         print(f"steward: no document with id {args.doc_id!r}; `steward sources` lists them", file=sys.stderr)
         return 1
-    print(f"removed {title.title if title else args.doc_id} [{args.doc_id}]; "
+    print(f"removed {info.title if info else args.doc_id} [{args.doc_id}]; "
           f"{report.removed} passages left the index", file=out)
     return 0
 
@@ -320,7 +322,7 @@ def cmd_stats(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_forget(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
-    erased = steward.records.forget()
+    erased = steward.forget()
     print(f"erased {erased} logged questions", file=out)
     return 0
 
@@ -328,7 +330,7 @@ def cmd_forget(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_bot(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     from bot.discord.runner import run_bot
 
-    return run_bot(steward, sync=args.sync)
+    return run_bot(steward, steward.config.discord, sync=args.sync)
 
 
 def cmd_run(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
@@ -336,7 +338,7 @@ def cmd_run(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     if discord_token():
         from bot.discord.runner import run_bot
 
-        return run_bot(steward, sync=None)
+        return run_bot(steward, steward.config.discord, sync=None)
     _announce_samples(steward, args.quiet)
     print("No DISCORD_TOKEN set, so here is Steward in the terminal, on the shipped bulletins.\n", file=out)
     for question in DEMO_QUESTIONS:

@@ -105,7 +105,7 @@ def test_filters_on_the_command_line(sample_data_dir: Path, capsys) -> None:
     titles = {r["title"] for r in json.loads(out)["results"]}
     assert titles == {"Maximizing México’s ‘CIO Moment’: Tri-National Labor Unity"}
     code, _, err = run(["search", "solidarity", "--since", "last week"], data, capsys)
-    assert code == 2 and "use YYYY-MM-DD" in err
+    assert code == 2 and "--since: 'last week' is not a date; use YYYY-MM-DD" in err
 
 
 def test_chat_more_and_source(sample_steward) -> None:

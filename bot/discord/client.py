@@ -27,6 +27,7 @@ from discord.ext import commands
 
 from bot.answer import Answer, Quote
 from bot.app import Steward
+from bot.config import DiscordSection
 from bot.discord import errors
 from bot.discord.checks import QuestionLimiter
 from bot.discord.views import CUSTOM_ID_PREFIX
@@ -106,7 +107,8 @@ class StewardTree(app_commands.CommandTree):
 
 
 class StewardBot(commands.Bot):
-    def __init__(self, steward: Steward, *, sync: str | None = None, **options: Any) -> None:
+    def __init__(self, steward: Steward, settings: DiscordSection, *, sync: str | None = None,
+                 **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # the owner's text commands: "@Steward sync"
             intents=INTENTS,
@@ -117,8 +119,8 @@ class StewardBot(commands.Bot):
             **options,
         )
         self.steward = steward
-        self.settings = steward.config.discord
-        quiet_payload_logs(steward.config.logging.query_logging)
+        self.settings = settings
+        quiet_payload_logs(steward.query_logging)
         self.admin_role = self.settings.admin_role
         self.sync_scope = sync
         self.limiter = QuestionLimiter(self.settings.cooldown_rate, self.settings.cooldown_per_s)
@@ -215,11 +217,7 @@ class StewardBot(commands.Bot):
         """First run: ingest the samples; then load the model and the current generation, so
         the first question is quick (later generations are picked up on the next search)."""
         self.steward.ensure_samples(on_progress=lambda line: log.info(line, extra=CONSOLE))
-        name = self.steward.generations.current_name()
-        if name is not None:
-            self.steward.searcher.refresh()
-            self.steward.searcher.encode_query("warm up")
-        return name
+        return self.steward.warm_up()
 
     async def on_ready(self) -> None:
         log.info("Steward is online as %s (id %s) in %d servers",

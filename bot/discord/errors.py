@@ -34,8 +34,7 @@ WITHHELD = "[message withheld: query_logging is off]"
 
 def query_logging_on(client: object) -> bool:
     """Whether the admins turned on query logging (the bot's Steward says; False without one)."""
-    config = getattr(getattr(client, "steward", None), "config", None)
-    return bool(getattr(getattr(config, "logging", None), "query_logging", False))
+    return bool(getattr(getattr(client, "steward", None), "query_logging", False))
 
 
 def scrubbed_traceback(error: BaseException) -> str:

@@ -14,7 +14,7 @@ import discord
 import discord.http
 
 from bot.app import Steward
-from bot.config import discord_token
+from bot.config import DiscordSection, discord_token
 from bot.discord.client import StewardBot
 from bot.logs import CONSOLE
 
@@ -47,17 +47,17 @@ async def serve(bot: StewardBot, token: str) -> None:
         await bot.start(token)
 
 
-def run_bot(steward: Steward, sync: str | None) -> int:
-    """Run the bot; ``sync`` is None, "global" or a guild id (sync the commands first)."""
+def run_bot(steward: Steward, settings: DiscordSection, sync: str | None) -> int:
+    """Run the bot with config.toml's ``[discord]`` ``settings``; ``sync`` is None, "global"
+    or a guild id (sync the commands first)."""
     token = discord_token()
     if token is None:
         return _fail(NO_TOKEN)
     if sync is not None and sync != "global" and not sync.isdigit():
         return _fail(f"steward: error: --sync takes a server (guild) id or nothing, not {sync!r}")
-    config = steward.config
-    if config.discord.api_base:
-        discord.http.Route.BASE = config.discord.api_base.rstrip("/")
-    bot = StewardBot(steward, sync=sync)
+    if settings.api_base:
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    bot = StewardBot(steward, settings, sync=sync)
     log.info("starting Steward's Discord bot (data: %s)", steward.data_dir)
     try:
         asyncio.run(serve(bot, token))

@@ -152,7 +152,7 @@ class AnswerView(StewardView):
         # Answer first (3 s rule), then write; the vote keeps passage ids, never the voter.
         await interaction.response.send_message(
             "Thanks — noted. Admins use these votes to improve Steward.", ephemeral=True)
-        await self.bot.run_io(self.bot.steward.records.feedback, vote, self.answer.passage_ids)
+        await self.bot.run_io(self.bot.steward.feedback, vote, self.answer.passage_ids)
 
     @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary)
     async def thumbs_up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:

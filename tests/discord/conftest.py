@@ -58,6 +58,7 @@ async def bot(fake: FakeDiscord, discord_steward: Any) -> AsyncIterator[Any]:
     """A connected StewardBot; the test fails if it broke any of Discord's rules."""
     from bot.discord.client import StewardBot
 
-    async with connected_bot(StewardBot(discord_steward, sync="global"), fake) as steward_bot:
+    async with connected_bot(StewardBot(discord_steward, discord_steward.config.discord,
+                                        sync="global"), fake) as steward_bot:
         yield steward_bot
     fake.assert_no_violations()

@@ -33,7 +33,7 @@ async def steward_bot(fake: FakeDiscord, steward: Any, sync: str | None = "globa
                       ) -> AsyncIterator[Any]:
     from bot.discord.client import StewardBot
 
-    async with connected_bot(StewardBot(steward, sync=sync), fake) as bot:
+    async with connected_bot(StewardBot(steward, steward.config.discord, sync=sync), fake) as bot:
         yield bot
 
 

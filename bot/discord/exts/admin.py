@@ -23,7 +23,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import IngestReport, parse_date
+from bot.app import FilterError, IngestReport, parse_date
 from bot.discord import embeds
 from bot.discord.checks import admin_only, interaction_is_admin, require_admin
 from bot.discord.client import StewardBot, sync_commands
@@ -229,7 +229,7 @@ class Admin(commands.GroupCog, group_name="admin",
         try:
             if date:
                 overrides["date"] = parse_date(date, "date")
-        except ValueError as err:
+        except FilterError as err:
             raise UserError(str(err)) from err
         if title:
             overrides["title"] = title.strip()
@@ -261,7 +261,7 @@ class Admin(commands.GroupCog, group_name="admin",
         if extension is None:
             raise UserError("Steward reads PDF, HTML, Markdown, plain text and DOCX files; "
                             "that attachment isn't one of them.")
-        limit = self.bot.steward.config.reader_settings().max_file_bytes
+        limit = self.bot.steward.reader_settings().max_file_bytes
         if file.size > limit:
             raise UserError(f"That file is {file.size / 1024 / 1024:.1f} MB; the limit is "
                             f"{limit / 1024 / 1024:.0f} MB (max_file_mb in config.toml [reader]).")
@@ -269,11 +269,11 @@ class Admin(commands.GroupCog, group_name="admin",
 
     async def _save_attachment(self, file: discord.Attachment, extension: str,
                                progress: Progress) -> Path:
-        limit = self.bot.steward.config.reader_settings().max_file_bytes
+        reader = self.bot.steward.reader_settings()
         progress.update(f"downloading ({file.size / 1024:.0f} KB)")
         assert self.bot.http_session is not None
-        data = await download(self.bot.http_session, file.url, limit,
-                              self.bot.steward.config.reader.read_timeout_s)
+        data = await download(self.bot.http_session, file.url, reader.max_file_bytes,
+                              reader.read_timeout_s)
         uploads = self.bot.steward.data_dir / "uploads"
         return await self.bot.run_io(save_upload, uploads, data, extension)
 
@@ -299,7 +299,7 @@ class Admin(commands.GroupCog, group_name="admin",
     @admin_only()
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        info = await self.bot.run_io(self.bot.steward.store.document_info, document)
+        info = await self.bot.run_io(self.bot.steward.document_info, document)
         if info is None:
             raise UserError("There is no such document; pick one from the list as you type.")
         report = await self.bot.run_admin(self.bot.steward.remove, document)

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import parse_date
+from bot.app import FilterError, parse_filters
 from bot.discord import embeds
 from bot.discord.checks import question_cooldown, question_refusal
 from bot.discord.client import StewardBot
@@ -36,15 +36,9 @@ def make_filters(
 ) -> Filters:
     """Filters from command options; a bad date is the member's to fix (UserError)."""
     try:
-        return Filters(
-            since=parse_date(since, "since"),
-            until=parse_date(until, "until"),
-            publication=publication or None,
-            author=author or None,
-            tag=tag or None,
-            doc_id=doc_id or None,
-        )
-    except ValueError as err:
+        return parse_filters(since=since, until=until, publication=publication, author=author,
+                             tag=tag, doc_id=doc_id)
+    except FilterError as err:
         raise UserError(str(err)) from err
 
 
@@ -217,7 +211,7 @@ async def values_autocomplete(
     bot: StewardBot, field: str, current: str
 ) -> list[app_commands.Choice[str]]:
     """Publications, authors or tags from the store that contain what was typed."""
-    values = await bot.run_io(bot.steward.store.distinct_values, field, current.strip())
+    values = await bot.run_io(bot.steward.field_values, field, current.strip())
     return [app_commands.Choice(name=v[:100], value=v[:100]) for v in values[:25] if v.strip()]
 
 

@@ -26,7 +26,7 @@ async def document_autocomplete(
     bot: StewardBot, current: str
 ) -> list[app_commands.Choice[str]]:
     """Documents whose title contains what was typed, newest first; the value is the id."""
-    docs = await bot.run_io(bot.steward.store.documents)
+    docs = await bot.run_io(bot.steward.documents)
     needle = current.strip().casefold()
     choices = []
     for doc in docs:
@@ -118,7 +118,7 @@ class Lookup(commands.Cog):
         if document:
             await self._one_document(interaction, document, private)
             return
-        docs = await self.bot.run_io(self.bot.steward.store.documents)
+        docs = await self.bot.run_io(self.bot.steward.documents)
         await self._document_list(interaction, "Documents", docs, private)
 
     @source.autocomplete("document")
@@ -134,7 +134,7 @@ class Lookup(commands.Cog):
     ) -> None:
         await interaction.response.defer(thinking=True)
         filters = make_filters(publication=publication)
-        docs = await self.bot.run_io(self.bot.steward.store.documents, filters, count)
+        docs = await self.bot.run_io(self.bot.steward.documents, filters, count)
         title = f"Latest from {publication}" if publication else "Latest documents"
         await self._document_list(interaction, title, docs, False)
 
@@ -163,8 +163,8 @@ class Lookup(commands.Cog):
 
     async def _one_document(self, interaction: discord.Interaction, doc_id: str,
                             private: bool) -> None:
-        info = await self.bot.run_io(self.bot.steward.store.document_info, doc_id)
-        document = await self.bot.run_io(self.bot.steward.store.document, doc_id)
+        info = await self.bot.run_io(self.bot.steward.document_info, doc_id)
+        document = await self.bot.run_io(self.bot.steward.document, doc_id)
         if info is None or document is None:
             raise UserError("I don't know that document; pick one from the list as you type.")
         opening = document.text[:OPENING_CHARS]
