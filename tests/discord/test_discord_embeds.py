@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bot.answer import Answer, Citation, Quote
 from bot.discord import embeds
+from bot.discord import text as discord_text
 from bot.discord.checks import QuestionLimiter
 from bot.discord.exts.admin import save_upload, upload_extension
 
@@ -59,7 +60,7 @@ def unescaped_words(rendered: str) -> set[str]:
 
 def test_fit_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
     text = "Solidarity forever, for the union makes us strong and organized"
-    out = embeds.fit(text, 30)
+    out = discord_text.fit(text, 30)
     assert len(out) <= 30
     assert out.endswith("…")
     kept = out.removesuffix("…").rstrip()
@@ -69,31 +70,31 @@ def test_fit_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
 
 def test_fit_prefers_a_sentence_end() -> None:
     text = "We met on Monday. The steward took notes about the grievance and the remedy."
-    out = embeds.fit(text, 32)  # a sentence end in the second half of the room wins
+    out = discord_text.fit(text, 32)  # a sentence end in the second half of the room wins
     assert out == "We met on Monday. …"
 
 
 def test_fit_measures_after_escaping() -> None:
     text = "*_" * 500  # every char doubles when escaped
-    out = embeds.fit(text, 101)
+    out = discord_text.fit(text, 101)
     assert len(out) <= 101
     assert not re.search(r"(?<!\\)[*_]", out.removesuffix("…")), "an escape was cut in half"
 
 
 def test_fit_left_keeps_the_end_at_a_word_start() -> None:
     text = "first second third fourth fifth sixth"
-    out = embeds.fit_left(text, 15)
+    out = discord_text.fit_left(text, 15)
     assert len(out) <= 15 and out.startswith("…")
     assert text.endswith(out.removeprefix("…").strip())
 
 
 def test_one_enormous_word_is_cut_hard_but_within_the_limit() -> None:
-    assert len(embeds.fit("x" * 5000, 100)) <= 100
+    assert len(discord_text.fit("x" * 5000, 100)) <= 100
 
 
 def test_split_text_splits_between_words() -> None:
     text = " ".join(f"word{i}" for i in range(3000))
-    pieces = embeds.split_text(text, 500)
+    pieces = discord_text.split_text(text, 500)
     assert all(len(p) <= 500 for p in pieces)
     assert " ".join(pieces) == text
 
@@ -253,7 +254,7 @@ def test_stats_tell_an_admin_when_a_reindex_would_speed_up_quotes() -> None:
 
 
 def test_plain_content_is_at_most_2000() -> None:
-    assert len(embeds.plain("word " * 1000)) <= embeds.CONTENT_MAX
+    assert len(discord_text.plain("word " * 1000)) <= discord_text.CONTENT_MAX
 
 
 # -- uploads ----------------------------------------------------------------------------------

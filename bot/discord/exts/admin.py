@@ -24,7 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import FilterError, IngestReport, parse_date
-from bot.discord import embeds
+from bot.discord import embeds, text
 from bot.discord.checks import admin_only, interaction_is_admin, require_admin
 from bot.discord.client import StewardBot, sync_commands
 from bot.discord.errors import NO_PINGS, UserError
@@ -145,7 +145,7 @@ class Progress:
         elapsed = time.monotonic() - self.started
         try:
             await self.interaction.edit_original_response(
-                content=embeds.plain(f"⏳ {self.what}: {self.latest} ({elapsed:.0f} s)"),
+                content=text.plain(f"⏳ {self.what}: {self.latest} ({elapsed:.0f} s)"),
                 allowed_mentions=NO_PINGS)
             self.edits += 1
         except discord.HTTPException as err:  # e.g. the 15-minute token ran out
@@ -162,7 +162,7 @@ class Progress:
     async def finish(self, content: str | None = None, embed: discord.Embed | None = None) -> None:
         await self.stop()
         await self.interaction.edit_original_response(
-            content=embeds.plain(content) if content else None, embed=embed,
+            content=text.plain(content) if content else None, embed=embed,
             allowed_mentions=NO_PINGS)
 
 
@@ -172,13 +172,13 @@ def ingest_message(report: IngestReport, what: str) -> str:
     done = report.added + report.updated
     for doc_id in done:
         verb = "Added" if doc_id in report.added else "Updated"
-        title = embeds.escape(embeds.flatten(report.titles.get(doc_id, doc_id)))
+        title = text.escape(text.flatten(report.titles.get(doc_id, doc_id)))
         lines.append(f"✅ {verb} **{title}** (`{doc_id}`)")
     for doc_id in report.unchanged:
-        title = embeds.escape(embeds.flatten(report.titles.get(doc_id, doc_id)))
+        title = text.escape(text.flatten(report.titles.get(doc_id, doc_id)))
         lines.append(f"ℹ️ **{title}** was already there, unchanged.")
     for err in report.failed + report.skipped:
-        lines.append(f"❌ {embeds.escape(err.reason)}")
+        lines.append(f"❌ {text.escape(err.reason)}")
     if done:
         encoded = report.sync.encoded if report.sync else 0
         lines.append(f"{report.passages} passages, {encoded} newly embedded; live for the next "
@@ -237,7 +237,7 @@ class Admin(commands.GroupCog, group_name="admin",
             overrides["publication"] = publication.strip()
         extension = self._check_attachment(file) if file is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        what = embeds.fit(embeds.flatten(file.filename if file is not None else url or ""), 200)
+        what = text.fit(text.flatten(file.filename if file is not None else url or ""), 200)
         progress = Progress(interaction, f"Adding {what}")
         started = time.perf_counter()
         try:
@@ -306,9 +306,9 @@ class Admin(commands.GroupCog, group_name="admin",
         if report is None:
             raise UserError("That document was already removed.")
         log.info("admin %s removed %s", interaction.user.id, document)
-        title = embeds.escape(embeds.flatten(info.title))
+        title = text.escape(text.flatten(info.title))
         await interaction.edit_original_response(
-            content=embeds.plain(f"🗑️ Removed **{title}** (`{document}`); {report.removed} "
+            content=text.plain(f"🗑️ Removed **{title}** (`{document}`); {report.removed} "
                                  "passages left the index."), allowed_mentions=NO_PINGS)
 
     @remove.autocomplete("document")

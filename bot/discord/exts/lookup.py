@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import embeds
+from bot.discord import embeds, text
 from bot.discord.checks import question_cooldown
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError
@@ -35,7 +35,7 @@ async def document_autocomplete(
         if len(doc.doc_id) > 100:  # Discord's limit for a choice value; cannot be chosen
             continue
         date = doc.date.isoformat() if doc.date else "undated"
-        name = f"{embeds.flatten(doc.title)[: 100 - len(date) - 3]} ({date})"
+        name = f"{text.flatten(doc.title)[: 100 - len(date) - 3]} ({date})"
         choices.append(app_commands.Choice(name=name, value=doc.doc_id))
         if len(choices) == 25:
             break
@@ -171,13 +171,13 @@ class Lookup(commands.Cog):
         pages = embeds.source_pages(opening, None, embeds.DESCRIPTION_MAX - 200)
         body = pages[0] + ("\n\n…" if len(pages) > 1 or len(document.text) > OPENING_CHARS
                            else "")
-        embed = discord.Embed(title=embeds.fit(embeds.flatten(info.title), embeds.TITLE_MAX),
+        embed = discord.Embed(title=text.fit(text.flatten(info.title), embeds.TITLE_MAX),
                               description=body, colour=embeds.COLOUR)
         if info.url and embeds.safe_url(info.url):
             embed.url = embeds.safe_url(info.url)
         embed.add_field(name="Document", value=embeds.document_line(info)[:1024], inline=False)
         if info.tags:
-            embed.add_field(name="Tags", value=embeds.fit(", ".join(info.tags), 1024),
+            embed.add_field(name="Tags", value=text.fit(", ".join(info.tags), 1024),
                             inline=False)
         embed.set_footer(text=f"id: {info.doc_id}"[: embeds.FOOTER_MAX])
         await interaction.followup.send(embed=embed, ephemeral=private, allowed_mentions=NO_PINGS)
