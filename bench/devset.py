@@ -43,9 +43,16 @@ import tempfile
 import time
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import Steward
+    from bot.config import Config
+    from corpus.types import ReaderSettings
+    from embeddings.encoder import Encoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -160,7 +167,7 @@ def holds(text: str | None, phrases: Iterable[str]) -> bool:
     return any(normalize(p) in norm for p in phrases)
 
 
-def check_questions(questions: Sequence[Question], reader_settings: object) -> list[str]:
+def check_questions(questions: Sequence[Question], reader_settings: ReaderSettings) -> list[str]:
     """Problems with the dev set (empty when sound): a covered question whose answering
     document is missing or whose must phrases are not in the text Steward stores for it (read
     with Steward's own readers and ``reader_settings``), an id used twice, or a split or smoke
@@ -217,7 +224,7 @@ def smoke_documents(questions: Sequence[Question]) -> dict[str, list[str]]:
 
 @dataclass
 class Built:
-    stewards: dict[str, object]  # corpus -> Steward holding it
+    stewards: dict[str, Steward]  # corpus -> the Steward holding it
     documents: dict[str, int] = field(default_factory=dict)
     passages: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
@@ -225,25 +232,25 @@ class Built:
 
     def close(self) -> None:
         for steward in {id(s): s for s in self.stewards.values()}.values():
-            steward.close()  # type: ignore[attr-defined]
+            steward.close()
 
 
-def _steward(config: object, data_dir: Path, encoder: object | None) -> object:
+def _steward(config: Config, data_dir: Path, encoder: Encoder | None) -> Steward:
     from bot.app import Steward
 
-    config = config.model_copy(deep=True)  # type: ignore[attr-defined]
+    config = config.model_copy(deep=True)
     config.data_dir = data_dir
     config.samples.auto_ingest = False
     steward = Steward(config)
     if encoder is not None:
         # One model for every data folder (loading it takes seconds); tests share it the same way.
-        steward._encoder = encoder  # type: ignore[attr-defined]
+        steward._encoder = encoder
     return steward
 
 
 def build(
-    sources: Mapping[str, Sequence[str]], config: object, workdir: Path, encoder: object | None = None,
-    mixed: bool = False, log=lambda *a: None,
+    sources: Mapping[str, Sequence[str]], config: Config, workdir: Path, encoder: Encoder | None = None,
+    mixed: bool = False, log: Callable[[str], None] = lambda _: None,
 ) -> Built:
     """Ingest each corpus's ``sources`` into its own data folder under ``workdir`` (or all
     into one with ``mixed``) through ``Steward.ingest``; ``encoder`` replaces the configured
@@ -253,9 +260,9 @@ def build(
     groups = {"mixed": [s for c in sources for s in sources[c]]} if mixed else dict(sources)
     for name, files in groups.items():
         steward = _steward(config, workdir / name, encoder)
-        report = steward.ingest(list(files))  # type: ignore[attr-defined]
+        report = steward.ingest(list(files))
         if encoder is None:
-            encoder = steward.encoder  # type: ignore[attr-defined]
+            encoder = steward.encoder
         built.failed += [f"{e}" for e in report.failed]
         for corpus in (sources if mixed else [name]):
             built.stewards[corpus] = steward
@@ -288,9 +295,9 @@ class Outcome:
     seconds: float = 0.0
 
 
-def ask(steward: object, q: Question, search_limit: int = max(SEARCH_K)) -> Outcome:
+def ask(steward: Steward, q: Question, search_limit: int = max(SEARCH_K)) -> Outcome:
     started = time.perf_counter()
-    answer = steward.ask(q.question)  # type: ignore[attr-defined]
+    answer = steward.ask(q.question)
     seconds = time.perf_counter() - started
     out = Outcome(q.id, q.corpus, q.lang, q.kind, q.split, answered=bool(answer.answered),
                   confidence=float(getattr(answer, "confidence", 0.0)), seconds=seconds)
@@ -298,11 +305,11 @@ def ask(steward: object, q: Question, search_limit: int = max(SEARCH_K)) -> Outc
     out.first_quote = quotes[0].text if quotes else ""
     if not q.covered:
         return out
-    hits = steward.search(q.question, limit=search_limit)  # type: ignore[attr-defined]
+    hits = steward.search(q.question, limit=search_limit)
     out.search_rank = next((n for n, h in enumerate(hits, 1) if holds(h.passage.text, q.must)), None)
     out.quote_rank = next((n for n, qt in enumerate(quotes, 1) if holds(qt.text, q.must)), None)
     out.key_hit = bool(quotes) and holds(quotes[0].key_sentence, q.must)
-    store = steward.store  # type: ignore[attr-defined]
+    store = steward.store
     for qt in quotes:
         passage = store.passage(qt.passage_id)
         if passage is not None and holds(passage.text, q.must):
@@ -379,7 +386,7 @@ def summarize(outcomes: Sequence[Outcome], splits: Sequence[str]) -> dict[str, d
 # -- the run ---------------------------------------------------------------------------------
 
 
-def apply_settings(config: object, overrides: Sequence[str]) -> object:
+def apply_settings(config: Config, overrides: Sequence[str]) -> Config:
     """``section.key=value`` overrides (values in TOML syntax, else taken as text)."""
     for item in overrides:
         dotted, _, value = item.partition("=")
@@ -403,10 +410,10 @@ def select(questions: Sequence[Question], split: str, smoke: bool, corpora: Sequ
 
 
 def run(
-    config: object, split: str = "report", smoke: bool = False, corpora: Sequence[str] | None = None,
-    encoder: object | None = None, workdir: Path | None = None, mixed: bool = False,
+    config: Config, split: str = "report", smoke: bool = False, corpora: Sequence[str] | None = None,
+    encoder: Encoder | None = None, workdir: Path | None = None, mixed: bool = False,
     questions: Sequence[Question] | None = None, langs: Sequence[str] | None = None,
-    log=lambda *a: None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, object]:
     """Build the data folders, ask every selected question, return the figures (a JSON dict)."""
     questions = list(questions if questions is not None else load_questions())
@@ -433,9 +440,9 @@ def run(
         "split": split,
         "smoke": smoke,
         "index": "mixed" if mixed else "per-corpus",
-        "model": getattr(getattr(config, "index", None), "model", None),
-        "backend": getattr(getattr(config, "index", None), "backend", None),
-        "min_confidence": getattr(getattr(config, "answer", None), "min_confidence", None),
+        "model": config.index.model,
+        "backend": config.index.backend,
+        "min_confidence": config.answer.min_confidence,
         "documents": built.documents,
         "passages": built.passages,
         "failed": built.failed,
@@ -509,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench.embedcache import CachedEncoder
 
         encoder = CachedEncoder(config.encoder_settings())
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    log: Callable[[str], None] = (lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     result = run(config, args.split, args.smoke, args.corpus, encoder, args.workdir,
                  args.index == "mixed", langs=args.lang, log=log)
     result["overrides"] = list(args.set)
