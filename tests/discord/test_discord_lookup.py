@@ -81,6 +81,9 @@ async def test_autocomplete_publication_author_tag(fake: FakeDiscord, bot: Any) 
     inter = await fake.send_autocomplete("search", {"query": "x", "tag": ""}, focused="tag")
     assert (await inter.callback()).type == AUTOCOMPLETE_RESULT
 
+    inter = await fake.send_autocomplete("latest", {"publication": "BUL"}, focused="publication")
+    assert [c["value"] for c in choices(await inter.callback())] == ["Bulletin"]
+
 
 async def test_source_autocomplete_and_one_document(fake: FakeDiscord, bot: Any) -> None:
     inter = await fake.send_autocomplete("source", {"document": "cio"}, focused="document")

@@ -35,7 +35,11 @@ async def test_login_and_sync_payload(fake: FakeDiscord, bot: Any) -> None:
     ask = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask["question"]["required"] is True
     assert {"publication", "since", "until", "author", "tag", "private"} <= set(ask)
-    assert all(ask[n].get("autocomplete") for n in ("publication", "author", "tag"))
+    # /ask and /search share their filter options (bot/discord/options.py)
+    search = {o["name"]: o for o in commands["search"]["options"]}
+    for options in (ask, search):
+        assert all(options[n].get("autocomplete") for n in ("publication", "author", "tag"))
+        assert options["since"]["description"] == "Only documents dated on or after (YYYY-MM-DD)"
     for name in ("ask", "search", "source", "latest"):
         assert commands[name].get("default_member_permissions") is None
 

@@ -28,7 +28,7 @@ from bot.discord import embeds, text
 from bot.discord.checks import admin_only, interaction_is_admin, require_admin
 from bot.discord.client import StewardBot, sync_commands
 from bot.discord.errors import NO_PINGS, UserError
-from bot.discord.exts.lookup import document_autocomplete
+from bot.discord.options import document_choices
 from corpus.readers import FORMAT_BY_SUFFIX
 
 log = logging.getLogger("steward.discord")
@@ -316,7 +316,7 @@ class Admin(commands.GroupCog, group_name="admin",
                                ) -> list[app_commands.Choice[str]]:
         if not interaction_is_admin(interaction):
             return []  # autocomplete runs no checks; do not list for members
-        return await document_autocomplete(self.bot, current)
+        return await document_choices(self.bot, current)
 
     @app_commands.command(name="stats", description="Documents, passages, index, usage")
     @admin_only()

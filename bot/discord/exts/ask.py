@@ -15,11 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import FilterError, parse_filters
 from bot.discord import embeds
 from bot.discord.checks import question_cooldown, question_refusal
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError, describe, log_unexpected
+from bot.discord.options import filter_options, filters
 from bot.discord.views import AnswerView
 from corpus.store import Filters
 
@@ -28,18 +28,6 @@ log = logging.getLogger("steward.discord")
 QUESTION_MAX = 1000  # longer "questions" are cut: retrieval reads only the start anyway
 FOLLOW_UP_WORDS = 8  # in a thread, questions this short lean on the previous one
 _MENTION = re.compile(r"<@[!&]?\d+>")
-
-
-def make_filters(
-    *, since: str | None = None, until: str | None = None, publication: str | None = None,
-    author: str | None = None, tag: str | None = None, doc_id: str | None = None,
-) -> Filters:
-    """Filters from command options; a bad date is the member's to fix (UserError)."""
-    try:
-        return parse_filters(since=since, until=until, publication=publication, author=author,
-                             tag=tag, doc_id=doc_id)
-    except FilterError as err:
-        raise UserError(str(err)) from err
 
 
 def clean_question(text: str, bot_id: int | None = None) -> str:
@@ -65,15 +53,9 @@ class Ask(commands.Cog):
 
     @app_commands.command(name="ask", description="Ask a question; Steward quotes your union's "
                                                  "documents, with citations")
-    @app_commands.describe(
-        question="What do you want to know?",
-        publication="Only this publication (e.g. Bulletin)",
-        since="Only documents dated on or after (YYYY-MM-DD)",
-        until="Only documents dated on or before (YYYY-MM-DD)",
-        author="Only this author",
-        tag="Only documents with this tag",
-        private="Only you see the answer",
-    )
+    @app_commands.describe(question="What do you want to know?",
+                           private="Only you see the answer")
+    @filter_options
     @app_commands.check(question_cooldown)
     async def ask(
         self,
@@ -88,28 +70,13 @@ class Ask(commands.Cog):
     ) -> None:
         # Acknowledge first: Discord allows 3 s, an answer can take longer on a busy machine.
         await interaction.response.defer(ephemeral=private, thinking=True)
-        filters = make_filters(since=since, until=until, publication=publication,
-                               author=author, tag=tag)
+        chosen = filters(since=since, until=until, publication=publication, author=author,
+                         tag=tag)
         question = " ".join(question.split())
-        answer = await self.bot.ask(question, filters)
+        answer = await self.bot.ask(question, chosen)
         if not private:
             self.bot.remember_question(interaction.channel, question)
-        await self._send_answer(interaction, answer, filters, None, private)
-
-    @ask.autocomplete("publication")
-    async def _publication(self, interaction: discord.Interaction, current: str
-                           ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "publication", current)
-
-    @ask.autocomplete("author")
-    async def _author(self, interaction: discord.Interaction, current: str
-                      ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "author", current)
-
-    @ask.autocomplete("tag")
-    async def _tag(self, interaction: discord.Interaction, current: str
-                   ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "tag", current)
+        await self._send_answer(interaction, answer, chosen, None, private)
 
     async def _send_answer(
         self, interaction: discord.Interaction, answer: object, filters: Filters | None,
@@ -205,14 +172,6 @@ class Ask(commands.Cog):
             except discord.HTTPException as err2:
                 log.error("could not answer a mention: %s", err2)
                 return None
-
-
-async def values_autocomplete(
-    bot: StewardBot, field: str, current: str
-) -> list[app_commands.Choice[str]]:
-    """Publications, authors or tags from the store that contain what was typed."""
-    values = await bot.run_io(bot.steward.field_values, field, current.strip())
-    return [app_commands.Choice(name=v[:100], value=v[:100]) for v in values[:25] if v.strip()]
 
 
 async def setup(bot: StewardBot) -> None:

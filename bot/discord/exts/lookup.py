@@ -13,33 +13,13 @@ from bot.discord import embeds, text
 from bot.discord.checks import question_cooldown
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError
-from bot.discord.exts.ask import make_filters, values_autocomplete
+from bot.discord.options import document_choices, filter_options, filters, publication_choices
 from bot.discord.views import PagerView
 from corpus.store import DocumentInfo
 
 SEARCH_PAGES = 5  # /search fetches this many pages at once and pages through them
 DOCUMENTS_PAGE = 10
 OPENING_CHARS = 3000  # /source document: how much of the text to show
-
-
-async def document_autocomplete(
-    bot: StewardBot, current: str
-) -> list[app_commands.Choice[str]]:
-    """Documents whose title contains what was typed, newest first; the value is the id."""
-    docs = await bot.run_io(bot.steward.documents)
-    needle = current.strip().casefold()
-    choices = []
-    for doc in docs:
-        if needle and needle not in doc.title.casefold() and needle not in doc.doc_id.casefold():
-            continue
-        if len(doc.doc_id) > 100:  # Discord's limit for a choice value; cannot be chosen
-            continue
-        date = doc.date.isoformat() if doc.date else "undated"
-        name = f"{text.flatten(doc.title)[: 100 - len(date) - 3]} ({date})"
-        choices.append(app_commands.Choice(name=name, value=doc.doc_id))
-        if len(choices) == 25:
-            break
-    return choices
 
 
 def _pages(count: int, size: int) -> int:
@@ -51,15 +31,9 @@ class Lookup(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="search", description="List the passages that match a query")
-    @app_commands.describe(
-        query="Words or a question to look for",
-        publication="Only this publication",
-        since="Only documents dated on or after (YYYY-MM-DD)",
-        until="Only documents dated on or before (YYYY-MM-DD)",
-        author="Only this author",
-        tag="Only documents with this tag",
-        private="Only you see the results",
-    )
+    @app_commands.describe(query="Words or a question to look for",
+                           private="Only you see the results")
+    @filter_options
     @app_commands.check(question_cooldown)  # a search costs what a question costs
     async def search(
         self,
@@ -73,11 +47,11 @@ class Lookup(commands.Cog):
         private: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=private, thinking=True)
-        filters = make_filters(since=since, until=until, publication=publication,
-                               author=author, tag=tag)
+        chosen = filters(since=since, until=until, publication=publication, author=author,
+                         tag=tag)
         size = self.bot.settings.search_page_size
         hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
-                                           filters)
+                                           chosen)
         total = _pages(len(hits), size)
 
         def render(page: int) -> discord.Embed:
@@ -90,21 +64,6 @@ class Lookup(commands.Cog):
         view = PagerView(self.bot, interaction.user.id, render, total, command="/search")
         view.message = await interaction.followup.send(
             embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
-
-    @search.autocomplete("publication")
-    async def _search_publication(self, interaction: discord.Interaction, current: str
-                                  ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "publication", current)
-
-    @search.autocomplete("author")
-    async def _search_author(self, interaction: discord.Interaction, current: str
-                             ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "author", current)
-
-    @search.autocomplete("tag")
-    async def _search_tag(self, interaction: discord.Interaction, current: str
-                          ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "tag", current)
 
     @app_commands.command(name="source",
                           description="Your union's documents, newest first, or one in full")
@@ -124,24 +83,20 @@ class Lookup(commands.Cog):
     @source.autocomplete("document")
     async def _document(self, interaction: discord.Interaction, current: str
                         ) -> list[app_commands.Choice[str]]:
-        return await document_autocomplete(self.bot, current)
+        return await document_choices(self.bot, current)
 
     @app_commands.command(name="latest", description="The newest bulletins and articles")
     @app_commands.describe(publication="Only this publication", count="How many (1-25)")
+    @app_commands.autocomplete(publication=publication_choices)
     async def latest(
         self, interaction: discord.Interaction, publication: str | None = None,
         count: app_commands.Range[int, 1, 25] = 5,
     ) -> None:
         await interaction.response.defer(thinking=True)
-        filters = make_filters(publication=publication)
-        docs = await self.bot.run_io(self.bot.steward.documents, filters, count)
+        docs = await self.bot.run_io(self.bot.steward.documents, filters(publication=publication),
+                                     count)
         title = f"Latest from {publication}" if publication else "Latest documents"
         await self._document_list(interaction, title, docs, False)
-
-    @latest.autocomplete("publication")
-    async def _latest_publication(self, interaction: discord.Interaction, current: str
-                                  ) -> list[app_commands.Choice[str]]:
-        return await values_autocomplete(self.bot, "publication", current)
 
     async def _document_list(
         self, interaction: discord.Interaction, title: str, docs: list[DocumentInfo],
