@@ -184,6 +184,27 @@ class PagerView(StewardView):
         self.page = 0
         self._update_buttons()
 
+    @classmethod
+    async def send(
+        cls,
+        bot: StewardBot,
+        interaction: discord.Interaction,
+        render: Callable[[int], discord.Embed],
+        total_pages: int,
+        *,
+        command: str,
+        ephemeral: bool,
+    ) -> None:
+        """Answer a deferred ``interaction`` with page 1, and Previous / Next for its member
+        when there is more than one page."""
+        if total_pages <= 1:
+            await interaction.followup.send(embed=render(0), ephemeral=ephemeral,
+                                            allowed_mentions=NO_PINGS)
+            return
+        view = cls(bot, interaction.user.id, render, total_pages, command=command)
+        view.message = await interaction.followup.send(
+            embed=render(0), view=view, ephemeral=ephemeral, allowed_mentions=NO_PINGS, wait=True)
+
     def _update_buttons(self) -> None:
         self.previous.disabled = self.page <= 0
         self.next.disabled = self.page >= self.total_pages - 1

@@ -57,13 +57,8 @@ class Lookup(commands.Cog):
         def render(page: int) -> discord.Embed:
             return embeds.search_embed(query, hits, page, size, total)
 
-        if total <= 1:
-            await interaction.followup.send(embed=render(0), ephemeral=private,
-                                            allowed_mentions=NO_PINGS)
-            return
-        view = PagerView(self.bot, interaction.user.id, render, total, command="/search")
-        view.message = await interaction.followup.send(
-            embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+        await PagerView.send(self.bot, interaction, render, total, command="/search",
+                             ephemeral=private)
 
     @app_commands.command(name="source",
                           description="Your union's documents, newest first, or one in full")
@@ -107,14 +102,9 @@ class Lookup(commands.Cog):
         def render(page: int) -> discord.Embed:
             return embeds.documents_embed(title, docs, page, DOCUMENTS_PAGE, total)
 
-        if total <= 1:
-            await interaction.followup.send(embed=render(0), ephemeral=private,
-                                            allowed_mentions=NO_PINGS)
-            return
         name = interaction.command.name if interaction.command else "source"
-        view = PagerView(self.bot, interaction.user.id, render, total, command=f"/{name}")
-        view.message = await interaction.followup.send(
-            embed=render(0), view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
+        await PagerView.send(self.bot, interaction, render, total, command=f"/{name}",
+                             ephemeral=private)
 
     async def _one_document(self, interaction: discord.Interaction, doc_id: str,
                             private: bool) -> None:
