@@ -10,7 +10,6 @@ single thread so a big PDF never stalls anyone's question.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import logging
@@ -57,9 +56,6 @@ INVITE_PERMISSIONS = discord.Permissions(
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 
-THREAD_MEMORY = 1000  # threads whose last question is remembered for follow-ups
-THREAD_MEMORY_S = 30 * 60  # a follow-up this long after the last question starts afresh
-
 
 # discord.py logs request bodies and gateway events at DEBUG, and those hold questions and
 # answers; they stay out of the logs unless the admins turned query logging on.
@@ -88,15 +84,6 @@ logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
 def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS,
                                    scopes=INVITE_SCOPES)
-
-
-_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
-                 discord.ChannelType.news_thread)
-
-
-def is_thread(channel: object) -> bool:
-    # A thread the cache has not seen arrives as a PartialMessageable with a thread type.
-    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in _THREAD_TYPES
 
 
 class StewardTree(app_commands.CommandTree):
@@ -131,10 +118,6 @@ class StewardBot(commands.Bot):
         )
         # custom id -> its live View (see views.py); anything else is expired or forged
         self.live_views: dict[str, discord.ui.View] = {}
-        # thread id -> (when, last question), for follow-up mentions in threads
-        self.thread_questions: collections.OrderedDict[int, tuple[float, str]] = (
-            collections.OrderedDict()
-        )
         # One question at a time: the model already uses every core for one query, and two
         # at once only fight over them. Questions queue here; acknowledgements never wait.
         self.question_pool = ThreadPoolExecutor(1, thread_name_prefix="steward-ask")
@@ -178,25 +161,6 @@ class StewardBot(commands.Bot):
             return entries
 
         return await self.run_io(build)
-
-    # -- thread memory for follow-up questions ----------------------------------------------
-
-    def remember_question(self, channel: object, question: str) -> None:
-        if not is_thread(channel) or not self.settings.thread_context:
-            return
-        key = channel.id  # type: ignore[attr-defined]
-        self.thread_questions[key] = (time.monotonic(), question[:2000])
-        self.thread_questions.move_to_end(key)
-        while len(self.thread_questions) > THREAD_MEMORY:
-            self.thread_questions.popitem(last=False)
-
-    def previous_question(self, channel: object) -> str | None:
-        if not is_thread(channel) or not self.settings.thread_context:
-            return None
-        found = self.thread_questions.get(channel.id)  # type: ignore[attr-defined]
-        if found is None or time.monotonic() - found[0] > THREAD_MEMORY_S:
-            return None
-        return found[1]
 
     # -- lifecycle ---------------------------------------------------------------------------
 

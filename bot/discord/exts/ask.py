@@ -7,9 +7,11 @@ same buttons.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import re
+import time
 
 import discord
 from discord import app_commands
@@ -27,6 +29,10 @@ log = logging.getLogger("steward.discord")
 
 QUESTION_MAX = 1000  # longer "questions" are cut: retrieval reads only the start anyway
 FOLLOW_UP_WORDS = 8  # in a thread, questions this short lean on the previous one
+THREAD_MEMORY = 1000  # threads whose last question is remembered for follow-ups
+THREAD_MEMORY_S = 30 * 60  # a follow-up this long after the last question starts afresh
+_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+                 discord.ChannelType.news_thread)
 _MENTION = re.compile(r"<@[!&]?\d+>")
 
 
@@ -36,12 +42,43 @@ def clean_question(text: str, bot_id: int | None = None) -> str:
     return " ".join(text.split())[:QUESTION_MAX]
 
 
+def is_thread(channel: object) -> bool:
+    # A thread the cache has not seen arrives as a PartialMessageable with a thread type.
+    return isinstance(channel, discord.Thread) or getattr(channel, "type", None) in _THREAD_TYPES
+
+
+class ThreadMemory:
+    """Each thread's last question, for follow-up mentions; at most ``size`` threads, each
+    forgotten ``ttl_s`` after its last question. In memory only: a restart forgets it."""
+
+    def __init__(self, size: int = THREAD_MEMORY, ttl_s: float = THREAD_MEMORY_S) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        # thread id -> (when, last question), oldest first
+        self._questions: collections.OrderedDict[int, tuple[float, str]] = (
+            collections.OrderedDict()
+        )
+
+    def remember(self, thread_id: int, question: str) -> None:
+        self._questions[thread_id] = (time.monotonic(), question[:2000])
+        self._questions.move_to_end(thread_id)
+        while len(self._questions) > self.size:
+            self._questions.popitem(last=False)
+
+    def previous(self, thread_id: int) -> str | None:
+        found = self._questions.get(thread_id)
+        if found is None or time.monotonic() - found[0] > self.ttl_s:
+            return None
+        return found[1]
+
+
 class Ask(commands.Cog):
     def __init__(self, bot: StewardBot) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(name="Ask Steward about this",
                                              callback=self.ask_about_message)
         self.menu.add_check(question_cooldown)
+        self.threads = ThreadMemory()
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -75,7 +112,7 @@ class Ask(commands.Cog):
         question = " ".join(question.split())
         answer = await self.bot.ask(question, chosen)
         if not private:
-            self.bot.remember_question(interaction.channel, question)
+            self._remember(interaction.channel, question)
         await self._send_answer(interaction, answer, chosen, None, private)
 
     async def _send_answer(
@@ -134,8 +171,8 @@ class Ask(commands.Cog):
                 said = "Sorry, something went wrong on Steward's side. Please try again later."
             await self._reply(message, content=said)
             return
-        self.bot.remember_question(message.channel, question if context is None
-                                   else f"{context} {question}")
+        self._remember(message.channel, question if context is None
+                       else f"{context} {question}")
         embed = embeds.answer_embed(answer)
         view = None
         if answer.answered:
@@ -147,7 +184,7 @@ class Ask(commands.Cog):
     def _follow_up_context(self, message: discord.Message, question: str) -> str | None:
         """In a thread, a short follow-up ("and for part-timers?") or a reply to Steward
         is read together with the thread's previous question."""
-        previous = self.bot.previous_question(message.channel)
+        previous = self._previous(message.channel)
         if previous is None:
             return None
         reply_to_bot = (
@@ -158,6 +195,15 @@ class Ask(commands.Cog):
         if reply_to_bot or len(question.split()) <= FOLLOW_UP_WORDS:
             return previous
         return None
+
+    def _remember(self, channel: object, question: str) -> None:
+        if is_thread(channel) and self.bot.settings.thread_context:
+            self.threads.remember(channel.id, question)  # type: ignore[attr-defined]
+
+    def _previous(self, channel: object) -> str | None:
+        if not is_thread(channel) or not self.bot.settings.thread_context:
+            return None
+        return self.threads.previous(channel.id)  # type: ignore[attr-defined]
 
     async def _reply(self, message: discord.Message, **kwargs: object) -> discord.Message | None:
         try:
