@@ -7,6 +7,7 @@ with DISCORD_TOKEN set) imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,10 @@ from corpus.store import Filters
 from embeddings.errors import EncoderError, IndexError_
 
 log = logging.getLogger("steward")
+
+# What a shell reports for a program stopped by a closed pipe (128 + SIGPIPE), as for
+# `yes | head`: the reader went away, which is not an error of Steward's.
+EXIT_PIPE_CLOSED = 141
 
 DEMO_QUESTIONS = (
     "How much did US union membership grow after 1935?",
@@ -356,7 +361,19 @@ def cmd_run(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one ``steward`` command; its exit status."""
     out = out or sys.stdout
+    try:
+        try:
+            return _main(argv, out)
+        finally:
+            out.flush()  # a reader gone early (`steward sources | head`) shows up here
+    except BrokenPipeError:
+        _drop_stdout(out)
+        return EXIT_PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None, out: TextIO) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -377,6 +394,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     finally:
         if steward is not None:
             steward.close()
+
+
+def _drop_stdout(out: TextIO) -> None:
+    """The reader of our output went away: send what is still buffered to /dev/null, so that
+    Python's own flush at exit does not print a BrokenPipeError of its own."""
+    if out is not sys.stdout:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":
