@@ -92,11 +92,22 @@ def quote_body(quote: Quote, limit: int) -> str:
     return "“" + before_out + bold(key_out) + after_out + "”"
 
 
+def also_in_line(quote: Quote, limit: int = 200) -> str:
+    """``also in: Title (2023-01-10); Title`` for a quote repeated in other documents, or ""."""
+    if not quote.also_in:
+        return ""
+    names = [
+        flatten(c.title) + (f" ({c.date.isoformat()})" if c.date else "") for c in quote.also_in
+    ]
+    return "\n" + fit("also in: " + "; ".join(names), limit)  # fit escapes
+
+
 def quote_block(quote: Quote, limit: int) -> str:
     citation = citation_line(quote.citation, min(400, limit // 2))
+    also = also_in_line(quote, min(200, limit // 4))
     head = f"**[{quote.n}]** "
-    body = quote_body(quote, limit - len(head) - len(citation) - 3)
-    return f"{head}{body}\n— {citation}"
+    body = quote_body(quote, limit - len(head) - len(citation) - len(also) - 3)
+    return f"{head}{body}\n— {citation}{also}"
 
 
 # -- whole embeds ---------------------------------------------------------------------------

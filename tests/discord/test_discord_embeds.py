@@ -129,6 +129,18 @@ def test_citation_links_the_title_and_names_publication_date_locator() -> None:
     assert "Bulletin, 2023-02-01" in desc and "¶ 15" in desc and "Jeffery Hermanson" in desc
 
 
+def test_a_quote_repeated_on_other_pages_says_where_else_it_is() -> None:
+    older = [citation(doc_id=f"d{n}", title=f"WHD *Claim* {n}", date=dt.date(2022, 1, n)) for n in (2, 3)]
+    repeated = Quote(n=1, text="File within two years.", key_sentence="File within two years.", doc_id="d1",
+                     passage_id="p1", score=0.7, citation=citation(), start=0, end=22, also_in=tuple(older))
+    embed = embeds.answer_embed(answer_of(repeated))
+    desc = embed.description or ""
+    assert desc.count("File within two years.") == 1
+    assert r"also in: WHD \*Claim\* 2 (2022-01-02); WHD \*Claim\* 3 (2022-01-03)" in desc
+    assert_fits(embed)
+    assert "also in" not in (embeds.answer_embed(answer_of(quote("Dues are low."))).description or "")
+
+
 def test_a_url_that_would_break_the_link_is_quoted_or_dropped() -> None:
     line = embeds.citation_line(citation(url="https://x.org/a b)c"))
     assert "(https://x.org/a%20b%29c)" in line
