@@ -41,7 +41,6 @@ import shutil
 import sys
 import tempfile
 import time
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -386,20 +385,6 @@ def summarize(outcomes: Sequence[Outcome], splits: Sequence[str]) -> dict[str, d
 # -- the run ---------------------------------------------------------------------------------
 
 
-def apply_settings(config: Config, overrides: Sequence[str]) -> Config:
-    """``section.key=value`` overrides (values in TOML syntax, else taken as text)."""
-    for item in overrides:
-        dotted, _, value = item.partition("=")
-        section, _, key = dotted.partition(".")
-        try:
-            parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value
-        current = getattr(config, section)
-        setattr(config, section, type(current).model_validate({**current.model_dump(), key: parsed}))
-    return config
-
-
 def select(questions: Sequence[Question], split: str, smoke: bool, corpora: Sequence[str] | None,
            langs: Sequence[str] | None = None) -> list[Question]:
     return [
@@ -508,9 +493,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="reuse passage vectors from bench/.cache (bench.embedcache) across runs")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    from bench.overrides import apply_overrides
     from bot.config import load_config
 
-    config = apply_settings(load_config(args.config), args.set)
+    config = apply_overrides(load_config(args.config), args.set)
     encoder = None
     if args.cache:
         from bench.embedcache import CachedEncoder

@@ -30,7 +30,6 @@ import random
 import shutil
 import sys
 import time
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.embedcache import CACHE_DIR, CachedEncoder
 from bench.machine import cpu_model
+from bench.overrides import apply_overrides
 from bot.answer import Answer, Answerer
 from bot.config import Config, load_config
 from corpus.chunk import ChunkerSettings, chunk_document
@@ -359,21 +359,6 @@ def _declined(answers: Sequence[Answer]) -> int:
 
 
 # -- running -----------------------------------------------------------------------------
-
-
-def apply_overrides(config: Config, overrides: Sequence[str]) -> Config:
-    for item in overrides:
-        dotted, _, value = item.partition("=")
-        section, _, key = dotted.partition(".")
-        try:
-            parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value
-        current = getattr(config, section)
-        updated = type(current).model_validate({**current.model_dump(), key: parsed})
-        setattr(config, section, updated)
-    config.chunker_settings()  # validates
-    return config
 
 
 def machine() -> str:
