@@ -1,6 +1,9 @@
-"""Retrieval, quote and abstention quality on SciFact, measured with Steward's own code.
+"""Retrieval, quote and abstention quality on SciFact and on the organizer dev set, measured
+with Steward's own code.
 
-    python -m bench.quality                  # test split, full corpus (~5 min warm cache)
+    python -m bench.quality                  # test split + the dev set's report half (~6 min warm cache)
+    python -m bench.quality --devset tune    # ... with the dev set's tuning half instead
+    python -m bench.quality --devset none    # SciFact only
     python -m bench.quality --split train    # the tuning split, with the calibration table
     python -m bench.quality --smoke 300      # ~300 documents and their queries (seconds)
     python -m bench.quality --set search.fusion=rrf --set answer.min_confidence=0.5
@@ -14,7 +17,10 @@ A document's rank is its best passage's rank (a search with one passage per docu
 Vectors are cached by content hash in ``bench/.cache/`` so a second run encodes nothing.
 
 The data (``../shared/data/scifact``, CC BY-NC 2.0) is read in place and never copied into
-the package. Tune with ``--split train``; report ``--split test``.
+the package. Tune with ``--split train``; report ``--split test``. The organizer dev set
+(``bench/devset/``, run by ``bench.devset``) is printed after SciFact with the same settings:
+hit@1/@3, key sentence, false-abstain and uncovered declined per corpus; tune on its ``tune``
+half, report its ``report`` half.
 """
 
 from __future__ import annotations
@@ -569,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="rankings only: skip quotes and abstention")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="vector and chunk cache (default bench/.cache; a new folder = a cold run)")
+    parser.add_argument("--devset", choices=("report", "tune", "all", "none"), default="report",
+                        help="which half of the organizer dev set to run after SciFact (default report)")
     parser.add_argument("--dump-confidences", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -578,7 +586,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.smoke:
         args.reference = False
     result = run(args)
+    if args.devset != "none":
+        from bench import devset
+
+        config = apply_overrides(load_config(args.config, REPO / "bench" / ".cache" / "unused"), args.set)
+        log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+        encoder = CachedEncoder(config.encoder_settings(), Path(args.cache) if args.cache else CACHE_DIR)
+        try:
+            result["devset"] = devset.run(config, args.devset, smoke=bool(args.smoke), encoder=encoder, log=log)
+        finally:
+            encoder.close()
     print(table(result))
+    if "devset" in result:
+        from bench import devset
+
+        print()
+        print(devset.table(result["devset"]))
     path = args.json or RESULTS / f"quality-{args.split}{'-smoke' if args.smoke else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
