@@ -24,9 +24,15 @@ questions are lost: not found by search (top 10), found but its passage not quot
 quoted but the fact cut out of the quoted sentences, quoted but not first, or declined.
 
 Tune on ``split == "tune"``; report ``split == "report"``. The split is a fixed rule
-(``assign_splits``): within each corpus and kind of question (covered, near, far), questions
-sorted by the SHA-1 of their id alternate tune, report, tune, ... The smoke subset comes from
-the tune half only, so CI never looks at the reported questions.
+(``assign_splits``): within each corpus, question language and kind of question (covered,
+near, far), questions sorted by the SHA-1 of their id alternate tune, report, tune, ... The
+smoke subset comes from the tune half only, so CI never looks at the reported questions.
+
+Every figure is also given per language pair (the question's language -> its corpus's,
+``CORPUS_LANGS``): es→es, en→es (English questions about Spanish text), es→en, en→en, and
+es→* for every Spanish question (the uncovered Spanish ones are asked of both languages'
+folders). The per-corpus rows stay as they were; "all (en)" is the English questions about
+English text, the English dev set as it was before Spanish text joined it.
 """
 
 from __future__ import annotations
@@ -69,9 +75,13 @@ CORPORA: dict[str, str] = {
     "canada": "bench/devset/corpora/canada-labour-code/*.txt",
     "estatuto": "bench/devset/corpora/estatuto-trabajadores/*.md",
 }
+# The language each corpus is written in: a question's language pair is its own language ->
+# this (en->es: an English question put to the Spanish Estatuto).
+CORPUS_LANGS: dict[str, str] = {"samples": "en", "wikipedia": "en", "canada": "en", "estatuto": "es"}
 KINDS = ("covered", "near", "far")
 SEARCH_K = (1, 3, 10)
-# Smoke subset, per corpus of English questions, taken from the tune half in hash order.
+# Smoke subset, per corpus of English questions about English text, from the tune half in
+# hash order.
 SMOKE_COVERED = 8
 SMOKE_UNCOVERED = {"near": 1, "far": 1}
 SMOKE_LANGS = ("en",)
@@ -130,19 +140,28 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def pair(lang: str, corpus: str) -> str:
+    """A question's language pair: its language -> its corpus's ("en→es")."""
+    return f"{lang}→{CORPUS_LANGS[corpus]}"
+
+
 def assign_splits(questions: Sequence[Question]) -> list[Question]:
     """The fixed split and smoke subset (see the module docstring); order is kept."""
     split: dict[str, str] = {}
-    groups: dict[tuple[str, str], list[Question]] = {}
+    # Grouped by language too, so that adding questions in one language pair never moves
+    # another pair's questions between the halves (each group alternates on its own).
+    groups: dict[tuple[str, str, str], list[Question]] = {}
     for q in questions:
-        groups.setdefault((q.corpus, q.kind), []).append(q)
+        groups.setdefault((q.corpus, q.lang, q.kind), []).append(q)
     smoke: set[str] = set()
-    for (_, kind), members in groups.items():
+    for (corpus, lang, kind), members in groups.items():
         ordered = sorted(members, key=lambda q: _hash(q.id))
         for i, q in enumerate(ordered):
             split[q.id] = "tune" if i % 2 == 0 else "report"
+        if lang not in SMOKE_LANGS or CORPUS_LANGS[corpus] != lang:
+            continue
         quota = SMOKE_COVERED if kind == "covered" else SMOKE_UNCOVERED[kind]
-        tune = [q for q in ordered if split[q.id] == "tune" and q.lang in SMOKE_LANGS]
+        tune = [q for q in ordered if split[q.id] == "tune"]
         smoke.update(q.id for q in tune[:quota])
     return [Question(**{**asdict(q), "split": split[q.id], "smoke": q.id in smoke}) for q in questions]
 
@@ -376,9 +395,32 @@ def summarize(outcomes: Sequence[Outcome], splits: Sequence[str]) -> dict[str, d
             group = [o for o in chosen if o.corpus == corpus]
             if group:
                 rows[corpus] = metrics(group)
-        rows["all (en)"] = metrics([o for o in chosen if o.lang == "en"])
+        rows["all (en)"] = metrics([o for o in chosen if pair(o.lang, o.corpus) == "en→en"])
         rows["all"] = metrics(chosen)
         out[split] = rows
+    return out
+
+
+PAIRS = ("es→es", "en→es", "es→en", "en→en")
+
+
+def summarize_pairs(outcomes: Sequence[Outcome], splits: Sequence[str]) -> dict[str, dict[str, object]]:
+    """``{split: {pair or "es→*": metrics}}``: the same figures per language pair, and for
+    every Spanish question together ("es→*", where uncovered Spanish questions are counted
+    whichever folder they were put to)."""
+    out: dict[str, dict[str, object]] = {}
+    for split in splits:
+        chosen = [o for o in outcomes if split == "all" or o.split == split]
+        rows: dict[str, object] = {}
+        for name in PAIRS:
+            group = [o for o in chosen if pair(o.lang, o.corpus) == name]
+            if group:
+                rows[name] = metrics(group)
+        spanish = [o for o in chosen if o.lang == "es"]
+        if spanish:
+            rows["es→*"] = metrics(spanish)
+        if rows:
+            out[split] = rows
     return out
 
 
@@ -434,6 +476,7 @@ def run(
         "ingest_seconds": round(built.seconds, 1),
         "questions": len(chosen),
         "results": summarize(outcomes, splits + (["all"] if split == "all" else [])),
+        "pairs": summarize_pairs(outcomes, splits + (["all"] if split == "all" else [])),
         "outcomes": [asdict(o) for o in outcomes],
     }
 
@@ -470,7 +513,29 @@ def table(result: Mapping[str, object]) -> str:
         for corpus, m in rows.items():
             losses: Mapping[str, int] = m["losses"]  # type: ignore[assignment]
             lines.append(f"{split:<7}{corpus:<11}" + " ".join(f"{losses[name]:>5}" for name in LOSSES))
+    pairs: Mapping[str, Mapping[str, Mapping[str, object]]] = result.get("pairs") or {}  # type: ignore[assignment]
+    if pairs:
+        lines += ["", pair_table(pairs)]
     return "\n".join(lines)
+
+
+def pair_table(pairs: Mapping[str, Mapping[str, Mapping[str, object]]]) -> str:
+    """Per language pair (question -> documents): the covered questions' figures and the
+    uncovered ones declined (all, near-topic, far)."""
+    head = (f"{'split':<7}{'pair':<7}{'cov':>4} {'s@10':>5} {'hit@1':>5} {'hit@3':>5} {'key':>5} "
+            f"{'f-abs':>5} │{'unc':>4} {'decl':>5} {'near':>5} {'far':>5}")
+    lines = ["Per language pair (question language → document language; es→* = every Spanish "
+             "question). decl: % of uncovered questions declined.", head, "─" * len(head)]
+    for split, rows in pairs.items():
+        for name, m in rows.items():
+            lines.append(
+                f"{split:<7}{name:<7}{m['covered']:>4} {_pct(m['search@10'])} {_pct(m['hit@1'])} "
+                f"{_pct(m['hit@3'])} {_pct(m['key_sentence'])} {_pct(m['false_abstain'])} "
+                f"│{m['uncovered']:>4} {_pct(m['declined_uncovered'])} {_pct(m['declined_near'])} "
+                f"{_pct(m['declined_far'])}"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
