@@ -27,7 +27,7 @@ def test_every_must_phrase_is_in_the_text_steward_stores_and_the_split_follows_i
 
 def test_the_set_has_the_documented_shape() -> None:
     questions = devset.load_questions()
-    english = [q for q in questions if q.lang == "en"]
+    english = [q for q in questions if devset.pair(q.lang, q.corpus) == "en→en"]
     uncovered = [q for q in english if not q.covered]
     assert len(english) >= 150
     assert len(uncovered) >= 0.2 * len(english)
@@ -36,10 +36,28 @@ def test_the_set_has_the_documented_shape() -> None:
     assert sum(q.corpus == "samples" for q in english) >= 20
     smoke = [q for q in questions if q.smoke]
     assert 25 <= len(smoke) <= 35 and all(q.split == "tune" for q in smoke)
-    halves = Counter((q.corpus, q.kind, q.split) for q in questions)
-    for (corpus, kind, split), n in halves.items():
-        other = halves[(corpus, kind, "report" if split == "tune" else "tune")]
-        assert abs(n - other) <= 1, (corpus, kind)
+    assert all(devset.pair(q.lang, q.corpus) == "en→en" for q in smoke)
+    halves = Counter((q.corpus, q.lang, q.kind, q.split) for q in questions)
+    for (corpus, lang, kind, split), n in halves.items():
+        other = halves[(corpus, lang, kind, "report" if split == "tune" else "tune")]
+        assert abs(n - other) <= 1, (corpus, lang, kind)
+
+
+def test_the_bilingual_part_has_every_language_pair() -> None:
+    # Issue 13: at least 60 bilingual questions (Spanish about Spanish text, English about
+    # Spanish text, Spanish about English text, uncovered Spanish), each pair large enough
+    # to measure on both halves.
+    questions = devset.load_questions()
+    pairs = Counter(devset.pair(q.lang, q.corpus) for q in questions if q.covered)
+    spanish_uncovered = [q for q in questions if q.lang == "es" and not q.covered]
+    bilingual = [q for q in questions if devset.pair(q.lang, q.corpus) != "en→en"]
+    assert pairs["es→es"] >= 30 and pairs["en→es"] >= 15 and pairs["es→en"] >= 15
+    assert len(spanish_uncovered) >= 10
+    assert sum(q.kind == "near" for q in spanish_uncovered) >= len(spanish_uncovered) / 2
+    assert len(bilingual) >= 60
+    for name in ("es→es", "en→es", "es→en"):
+        halves = Counter(q.split for q in questions if q.covered and devset.pair(q.lang, q.corpus) == name)
+        assert min(halves["tune"], halves["report"]) >= 7, name
 
 
 @pytest.fixture(scope="module")
