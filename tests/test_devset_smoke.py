@@ -90,3 +90,30 @@ def test_quotes_hold_the_answers_members_asked_for(smoke: dict) -> None:
 def test_far_off_questions_are_declined(smoke: dict) -> None:
     # Measured: all 3 far and all 3 near-topic smoke questions declined.
     assert smoke["results"]["tune"]["all (en)"]["declined_far"] == 1.0
+
+
+def test_figures_are_reported_per_language_pair_below_the_corpus_table() -> None:
+    def outcome(qid: str, corpus: str, lang: str, kind: str, answered: bool, rank: int | None) -> devset.Outcome:
+        return devset.Outcome(qid, corpus, lang, kind, "tune", answered, search_rank=rank, quote_rank=rank)
+
+    outcomes = [
+        outcome("a", "estatuto", "en", "covered", True, 1),  # en→es, first quote
+        outcome("b", "estatuto", "en", "covered", False, None),  # en→es, declined
+        outcome("c", "samples", "es", "covered", True, 2),  # es→en, second quote
+        outcome("d", "samples", "es", "near", False, None),  # es→en uncovered, declined
+        outcome("e", "estatuto", "es", "far", True, None),  # es→es uncovered, answered
+        outcome("f", "canada", "en", "covered", True, 1),  # en→en
+    ]
+    pairs = devset.summarize_pairs(outcomes, ["tune"])["tune"]
+    assert list(pairs) == ["es→es", "en→es", "es→en", "en→en", "es→*"]
+    assert pairs["en→es"]["hit@1"] == 0.5 and pairs["en→es"]["false_abstain"] == 0.5
+    assert pairs["es→en"]["hit@1"] == 0.0 and pairs["es→en"]["hit@3"] == 1.0
+    assert pairs["es→*"]["declined_uncovered"] == 0.5
+    corpora = devset.summarize(outcomes, ["tune"])["tune"]
+    assert corpora["all (en)"]["covered"] == 1  # English questions about English text only
+    text = devset.table({"index": "per-corpus", "model": "m", "backend": "b", "min_confidence": 0.3,
+                         "questions": 6, "smoke": False, "results": {"tune": corpora},
+                         "pairs": {"tune": pairs}})
+    corpus_part, pair_part = text.split("Per language pair")
+    assert "tune   estatuto" in corpus_part and "en→es" not in corpus_part
+    assert "tune   en→es     2" in pair_part and "tune   es→*" in pair_part
