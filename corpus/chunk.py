@@ -14,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from corpus.language import passage_language
 from corpus.sentences import sentence_spans
 from corpus.types import Document, Passage
 
@@ -158,6 +159,7 @@ def chunk_document(document: Document, settings: ChunkerSettings | None = None) 
                 heading=heading,
                 sentences=tuple((u.start, u.end) for u in units[i:j]),
                 headings=tuple((u.start, u.end) for u in units[i:j] if u.heading),
+                language=passage_language(body, document.language),
             )
         )
     return passages

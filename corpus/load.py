@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from corpus.errors import ReadError, UnsupportedFormat
 from corpus.isolation import load_isolated
+from corpus.language import with_detected_language
 from corpus.metadata import derive_doc_id, is_sidecar, is_url
 from corpus.read import read_source
 from corpus.readers import SUPPORTED, format_for_path, unknown_format_reason
@@ -37,8 +38,11 @@ def load_source(
     limits (:mod:`corpus.isolation`); results and errors are the same.
     """
     if settings.isolate:
-        return load_isolated(source, settings, overrides)
-    return read_source(source, settings, overrides)
+        documents = load_isolated(source, settings, overrides)
+    else:
+        documents = read_source(source, settings, overrides)
+    # Here, not in the reader: the detector's model would count against the worker's memory cap.
+    return with_detected_language(documents)
 
 
 # -- expanding what the admin named ------------------------------------------------------

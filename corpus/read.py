@@ -175,4 +175,7 @@ def _document(resolved: str, fmt: str, text: str, meta: Mapping[str, object], do
         pages=pages,
         headings=headings,
         format=fmt,
+        # As the metadata says (validated to an ISO 639-1 code); detected from the text later,
+        # outside the isolated reader (corpus.language.with_detected_language).
+        language=text_field("language"),
     )

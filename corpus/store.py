@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS documents (
     format TEXT NOT NULL,
     pages TEXT NOT NULL DEFAULT '[]',
     headings TEXT NOT NULL DEFAULT '[]',
+    language TEXT,  -- ISO 639-1 code ("en", "es"); NULL when unknown
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     ingested_at TEXT NOT NULL,
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS passages (
     locator INTEGER NOT NULL,
     heading TEXT,
     text TEXT NOT NULL,
+    language TEXT,  -- ISO 639-1 code detected on the passage (else its document's); NULL if unknown
     sentences TEXT,  -- JSON [[start, end], ...] relative to the passage's start; NULL if unknown
     headings TEXT  -- JSON [[start, end], ...] of its heading lines, relative; NULL if none
 );
@@ -90,6 +92,8 @@ def content_hash(document: Document, chunker_key: str = "") -> str:
     }
     if document.headings:  # only when known, so documents stored before them keep their hash
         meta["headings"] = [list(h) for h in document.headings]
+    if document.language:  # likewise; a document stored before languages is updated once
+        meta["language"] = document.language
     payload = json.dumps(meta, sort_keys=True, ensure_ascii=False) + "\0" + document.text
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -110,6 +114,7 @@ class DocumentInfo:
     passages: int
     ingested_at: str
     updated_at: str
+    language: str | None = None  # ISO 639-1 code; None when unknown
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,9 @@ class Filters:
     author: str | None = None
     tag: str | None = None
     doc_id: str | None = None
+    # ISO 639-1 code: a passage matches when its language is this one; a document, when it is
+    # written in it or holds a passage in it.
+    language: str | None = None
 
     def active(self) -> bool:
         return any(v is not None for v in vars(self).values())
@@ -195,15 +203,20 @@ class Store:
 
     def _add_missing_columns(self) -> None:
         """Stores written before passages kept their sentences (or documents and passages their
-        heading lines) gain the empty columns; they are filled when a document is next ingested."""
+        heading lines, or their language) gain the empty columns; they are filled when a
+        document is next ingested."""
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(passages)")}
         if "sentences" not in columns:
             self._conn.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
         if "headings" not in columns:
             self._conn.execute("ALTER TABLE passages ADD COLUMN headings TEXT")
+        if "language" not in columns:
+            self._conn.execute("ALTER TABLE passages ADD COLUMN language TEXT")
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(documents)")}
         if "headings" not in columns:
             self._conn.execute("ALTER TABLE documents ADD COLUMN headings TEXT NOT NULL DEFAULT '[]'")
+        if "language" not in columns:
+            self._conn.execute("ALTER TABLE documents ADD COLUMN language TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -248,8 +261,8 @@ class Store:
             conn.execute("DELETE FROM documents WHERE doc_id=?", (document.doc_id,))
             conn.execute(
                 "INSERT INTO documents(doc_id, source, title, author, date, publication, url,"
-                " tags, format, pages, headings, text, content_hash, ingested_at, updated_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " tags, format, pages, headings, text, content_hash, ingested_at, updated_at,"
+                " language) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     document.doc_id,
                     document.source,
@@ -266,12 +279,13 @@ class Store:
                     digest,
                     row[1] if row else now,
                     now,
+                    document.language,
                 ),
             )
             conn.executemany(
                 "INSERT INTO passages(passage_id, vid, doc_id, ordinal, start, end,"
-                " locator_kind, locator, heading, text, sentences, headings)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                " locator_kind, locator, heading, text, sentences, headings, language)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         p.passage_id,
@@ -286,6 +300,7 @@ class Store:
                         p.text,
                         _spans_json(p.sentences, p.start),
                         _spans_json(p.headings, p.start),
+                        p.language,
                     )
                     for p in passages
                 ],
@@ -303,7 +318,7 @@ class Store:
     def document(self, doc_id: str) -> Document | None:
         rows = self.execute(
             "SELECT doc_id, source, title, author, date, publication, url, tags, format, pages,"
-            " text, headings FROM documents WHERE doc_id=?",
+            " text, headings, language FROM documents WHERE doc_id=?",
             (doc_id,),
         )
         if not rows:
@@ -322,6 +337,7 @@ class Store:
             pages=tuple(json.loads(r[9])),
             text=r[10],
             headings=tuple((int(s), int(e)) for s, e in json.loads(r[11])),
+            language=r[12],
         )
 
     def documents(self, filters: Filters | None = None, limit: int | None = None) -> list[DocumentInfo]:
@@ -330,7 +346,7 @@ class Store:
         sql = (
             "SELECT d.doc_id, d.source, d.title, d.author, d.date, d.publication, d.url, d.tags,"
             " d.format, (SELECT COUNT(*) FROM passages p WHERE p.doc_id=d.doc_id),"
-            " d.ingested_at, d.updated_at FROM documents d"
+            " d.ingested_at, d.updated_at, d.language FROM documents d"
             f" {where} ORDER BY d.date IS NULL, d.date DESC, d.title"
         )
         if limit is not None:
@@ -349,6 +365,7 @@ class Store:
                 passages=r[9],
                 ingested_at=r[10],
                 updated_at=r[11],
+                language=r[12],
             )
             for r in self.execute(sql, params)
         ]
@@ -365,7 +382,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for r in self.execute(
                 "SELECT vid, passage_id, doc_id, start, end, text, locator_kind, locator,"
-                f" ordinal, heading, sentences, headings FROM passages WHERE vid IN ({marks})",
+                f" ordinal, heading, sentences, headings, language FROM passages WHERE vid IN ({marks})",
                 chunk,
             ):
                 found[r[0]] = Passage(
@@ -380,6 +397,7 @@ class Store:
                     heading=r[9],
                     sentences=_parse_sentences(r[10], r[3]),
                     headings=_parse_sentences(r[11], r[3]),
+                    language=r[12],
                 )
         return found
 
@@ -432,7 +450,7 @@ class Store:
         )
 
     def vids_matching(self, filters: Filters) -> set[int]:
-        where, params = self._where(filters, alias="d")
+        where, params = self._where(filters, alias="d", passage_alias="p")
         return {
             r[0]
             for r in self.execute(
@@ -441,7 +459,8 @@ class Store:
         }
 
     def distinct_values(self, field: str, prefix: str = "", limit: int = 25) -> list[str]:
-        """Known publications, authors or tags (for autocomplete), most common first."""
+        """Known publications, authors, tags or languages (for autocomplete), most common
+        first; languages are counted over passages, which the language filter matches."""
         if field == "tag":
             rows = self.execute("SELECT tags FROM documents")
             counts: dict[str, int] = {}
@@ -449,6 +468,14 @@ class Store:
                 for tag in json.loads(raw):
                     counts[tag] = counts.get(tag, 0) + 1
             values = sorted(counts, key=lambda t: (-counts[t], t.lower()))
+        elif field == "language":
+            values = [
+                r[0]
+                for r in self.execute(
+                    "SELECT language, COUNT(*) c FROM passages WHERE language IS NOT NULL"
+                    " GROUP BY language ORDER BY c DESC, language"
+                )
+            ]
         elif field in ("publication", "author"):
             values = [
                 r[0]
@@ -471,7 +498,10 @@ class Store:
         return self.execute("SELECT MAX(updated_at) FROM documents")[0][0]
 
     @staticmethod
-    def _where(filters: Filters, alias: str) -> tuple[str, list[object]]:
+    def _where(filters: Filters, alias: str, passage_alias: str | None = None
+               ) -> tuple[str, list[object]]:
+        """SQL conditions for ``filters`` on documents (``alias``), and on passages when the
+        query reads them (``passage_alias``)."""
         clauses: list[str] = []
         params: list[object] = []
         if filters.since:
@@ -493,4 +523,14 @@ class Store:
         if filters.doc_id:
             clauses.append(f"{alias}.doc_id = ?")
             params.append(filters.doc_id)
+        if filters.language:
+            if passage_alias:
+                clauses.append(f"{passage_alias}.language = ?")
+                params.append(filters.language)
+            else:
+                clauses.append(
+                    f"({alias}.language = ? OR EXISTS (SELECT 1 FROM passages lp"
+                    f" WHERE lp.doc_id = {alias}.doc_id AND lp.language = ?))"
+                )
+                params += [filters.language, filters.language]
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

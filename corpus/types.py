@@ -33,6 +33,9 @@ class Document:
     # paragraph of its own in ``text``; the chunker also treats short unpunctuated lines as
     # headings. A heading is never quoted as an answer.
     headings: tuple[tuple[int, int], ...] = ()
+    # ISO 639-1 code ("en", "es"): as the metadata says, else detected at ingest
+    # (corpus/language.py); None when unknown (too little text, or stored before languages).
+    language: str | None = None
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character ``offset``, or None for unpaged text."""
@@ -66,6 +69,9 @@ class Passage:
     # Which of those sentences are heading lines (same coordinates): shown as a quote's section,
     # never chosen as its key sentence nor quoted alone.
     headings: tuple[tuple[int, int], ...] = ()
+    # ISO 639-1 code, detected on the passage's own text (a bulletin may mix languages), else
+    # its document's; what the language filter matches, and what keyword search can stem by.
+    language: str | None = None
 
     @property
     def locator_label(self) -> str:

@@ -28,6 +28,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import PreformattedString, Script, Stylesheet, TemplateString
 
 from corpus.clean import clean_text
+from corpus.language import normalize_language
 from corpus.metadata import SPLIT_MODES, parse_date_text
 from corpus.readers import Article, Extracted, ReadContext
 from corpus.readers.text import binary_reason
@@ -47,7 +48,13 @@ _NOT_TEXT = (PreformattedString, Script, Stylesheet, TemplateString)  # comments
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _DATE_KEYS = ("article:published_time", "date", "dc.date", "dc.date.issued",
-              "datepublished", "publish-date", "publication_date")
+              "datepublished", "publish-date", "publication_date",
+              "fecha", "fecha-publicacion", "fecha_publicacion")  # Spanish sites' own names
+_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "autor")
+_KEYWORD_KEYS = ("keywords", "palabras-clave", "palabras clave", "palabras_clave")
+# Where a page states its language, most specific first: <meta> names, then og:locale (often
+# the site's default, not the page's). <html lang> comes before all of them.
+_LANGUAGE_KEYS = ("content-language", "language", "dc.language", "idioma", "og:locale")
 _MAX_TAGS = 50
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 
@@ -135,7 +142,7 @@ def _head_metadata(
     """
     metas: dict[str, str] = {}
     for el in soup.find_all("meta"):
-        key = el.get("name") or el.get("property") or el.get("itemprop")
+        key = el.get("name") or el.get("property") or el.get("itemprop") or el.get("http-equiv")
         content = el.get("content")
         if isinstance(key, str) and isinstance(content, str) and content.strip():
             metas.setdefault(key.strip().lower(), content.strip())
@@ -144,7 +151,7 @@ def _head_metadata(
         meta["title"] = metas["og:title"]
     title_tag = soup.find("title")
     page_title = _inline_text(title_tag) if title_tag else None
-    author = metas.get("author") or metas.get("article:author") or metas.get("dc.creator")
+    author = next((metas[k] for k in _AUTHOR_KEYS if metas.get(k)), None)
     if author and not author.startswith(("http://", "https://")):
         meta["author"] = author
     for key in _DATE_KEYS:
@@ -159,12 +166,30 @@ def _head_metadata(
         url = urljoin(base_url, url.strip()) if base_url else url.strip()
         if url.startswith(("http://", "https://")):
             meta["url"] = url
-    tags = metas.get("keywords", "").split(",")
+    language = _page_language(soup, metas)
+    if language:
+        meta["language"] = language
+    tags = next((metas[k] for k in _KEYWORD_KEYS if metas.get(k)), "").split(",")
     tags += [el.get("content") for el in soup.find_all("meta", property="article:tag")]
     tags = [t.strip() for t in tags if isinstance(t, str) and t.strip()]
     if tags:
         meta["tags"] = tuple(dict.fromkeys(tags))[:_MAX_TAGS]
     return meta, page_title, metas.get("steward:split", "").lower()
+
+
+def _page_language(soup: BeautifulSoup, metas: dict[str, str]) -> str | None:
+    """The page's language as an ISO 639-1 code: ``<html lang>`` (or ``xml:lang``), else the
+    <meta> tags that state one; None when none names a language (a list such as
+    "es, en" names none in particular)."""
+    html = soup.find("html")
+    stated = [html.get("lang"), html.get("xml:lang")] if isinstance(html, Tag) else []
+    stated += [metas.get(key) for key in _LANGUAGE_KEYS]
+    for value in stated:
+        if isinstance(value, str) and value.strip() and "," not in value:
+            code = normalize_language(value)
+            if code:
+                return code
+    return None
 
 
 def _remove_chrome(soup: BeautifulSoup, selectors: list[str], ctx: ReadContext) -> None:

@@ -55,6 +55,8 @@ def _front_matter_metadata(data: dict[str, object], ctx: ReadContext) -> dict[st
     data = {str(k).lower(): v for k, v in data.items()}
     if isinstance(data.get("author"), list):  # "author: [A, B]" is common
         data["author"] = ", ".join(str(a) for a in data["author"])
+    if "language" not in data and "lang" in data:  # Hugo and Jekyll sites write "lang"
+        data["language"] = data["lang"]
     if isinstance(data.get("date"), str) and (parsed := parse_date_text(data["date"])):
         data["date"] = parsed  # "date: Feb. 1, 2023" as well as ISO dates
     return validate_fields(data, ctx.source, "the front matter", ignore_unknown=True)
