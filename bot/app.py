@@ -19,6 +19,7 @@ from bot.records import Records
 from corpus.chunk import chunk_document
 from corpus.context import paragraphs_around
 from corpus.errors import ReadError, StoreError, UnsupportedFormat
+from corpus.language import normalize_language
 from corpus.load import expand_sources, load_source
 from corpus.store import DocumentInfo, Filters, Store
 from corpus.types import Document, ReaderSettings
@@ -239,7 +240,8 @@ class Steward:
         return self.store.document(doc_id)
 
     def field_values(self, field: str, prefix: str = "", limit: int = 25) -> list[str]:
-        """Publications, authors or tags (``field``) containing ``prefix``, for autocomplete."""
+        """Publications, authors, tags or languages (``field``) containing ``prefix``, for
+        autocomplete; languages are ISO 639-1 codes, most passages first."""
         return self.store.distinct_values(field, prefix, limit)
 
     def source_context(self, doc_id: str, start: int, end: int, paragraphs: int = 1) -> str | None:
@@ -312,8 +314,10 @@ def parse_date(value: str | None, name: str) -> dt.date | None:
 def parse_filters(
     *, since: str | None = None, until: str | None = None, publication: str | None = None,
     author: str | None = None, tag: str | None = None, doc_id: str | None = None,
+    language: str | None = None,
 ) -> Filters:
-    """Filters from what a user typed (empty means no filter); FilterError for a bad date."""
+    """Filters from what a user typed (empty means no filter); FilterError for a bad date or
+    a language that is not one ("es", "es-MX", "Spanish" and "español" all mean "es")."""
     return Filters(
         since=parse_date(since, "since"),
         until=parse_date(until, "until"),
@@ -321,4 +325,16 @@ def parse_filters(
         author=author or None,
         tag=tag or None,
         doc_id=doc_id or None,
+        language=parse_language(language, "language"),
     )
+
+
+def parse_language(value: str | None, name: str) -> str | None:
+    """An ISO 639-1 code from a code, tag or name (None for nothing); FilterError otherwise."""
+    if not value or not value.strip():
+        return None
+    code = normalize_language(value)
+    if code is None:
+        raise FilterError(name, f"{value!r} is not a language; use a two-letter code such as "
+                                "en or es")
+    return code

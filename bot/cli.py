@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from bot import render
-from bot.app import FilterError, Steward, parse_date, parse_filters
+from bot.app import FilterError, Steward, parse_date, parse_filters, parse_language
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
 from corpus.errors import CorpusError
@@ -49,6 +49,9 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--author", help="only this author")
     g.add_argument("--tag", help="only documents with this tag")
     g.add_argument("--doc", metavar="DOC_ID", help="only this document")
+    # --language, not --lang: --lang is kept for the language Steward replies in.
+    g.add_argument("--language", metavar="CODE",
+                   help="only passages in this language (ISO 639-1 code, e.g. en, es)")
 
 
 def _option_error(err: FilterError) -> UsageError:
@@ -59,7 +62,8 @@ def _option_error(err: FilterError) -> UsageError:
 def _filters(args: argparse.Namespace) -> Filters:
     try:
         return parse_filters(since=args.since, until=args.until, publication=args.publication,
-                             author=args.author, tag=args.tag, doc_id=args.doc)
+                             author=args.author, tag=args.tag, doc_id=args.doc,
+                             language=args.language)
     except FilterError as err:
         raise _option_error(err) from err
 
@@ -82,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("title", "author", "date", "publication", "url", "id"):
         p.add_argument(f"--{name}", help=f"set the document's {name}" + (" (YYYY-MM-DD)" if name == "date" else ""))
     p.add_argument("--tags", help="comma-separated tags")
+    p.add_argument("--language", metavar="CODE",
+                   help="set the document's language (ISO 639-1 code, e.g. es); detected when not given")
     p.add_argument("--split", choices=["h2"], help="split an HTML issue into one document per <h2> article")
     p.set_defaults(func=cmd_ingest)
 
@@ -145,6 +151,11 @@ def cmd_ingest(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
             raise _option_error(err) from err
     if args.tags:
         overrides["tags"] = [t.strip() for t in args.tags.split(",") if t.strip()]
+    if args.language:
+        try:
+            overrides["language"] = parse_language(args.language, "language")
+        except FilterError as err:
+            raise _option_error(err) from err
     report = steward.ingest(args.paths, overrides or None, progress=not args.quiet)
     for err in report.skipped:
         print(f"skipped {err}", file=sys.stderr)
@@ -162,7 +173,7 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
         rows = [
             {"doc_id": d.doc_id, "title": d.title, "date": d.date.isoformat() if d.date else None,
              "publication": d.publication, "author": d.author, "url": d.url, "tags": list(d.tags),
-             "passages": d.passages, "source": d.source}
+             "language": d.language, "passages": d.passages, "source": d.source}
             for d in docs
         ]
         print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
@@ -172,7 +183,8 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     for d in docs:
         date = d.date.isoformat() if d.date else "undated   "
         pub = f" — {d.publication}" if d.publication else ""
-        print(f"{date}  {d.title}{pub}  ({d.passages} passages)  [{d.doc_id}]", file=out)
+        language = f"{d.language}, " if d.language else ""
+        print(f"{date}  {d.title}{pub}  ({language}{d.passages} passages)  [{d.doc_id}]", file=out)
     return 0
 
 

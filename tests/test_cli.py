@@ -152,3 +152,55 @@ def test_forget_erases_logged_questions(tmp_path: Path, sample_data_dir: Path, c
     assert "erased 1 logged questions" in out.getvalue()
     for path in sample_data_dir.glob("steward.sqlite3*"):
         assert b"secret campaign question" not in path.read_bytes()
+
+
+SPANISH_BULLETIN = """Huelga en Silao
+
+Boletín del 1 de febrero de 2023
+
+Escrito por María de la Luz Ramírez
+
+Los trabajadores de la planta de General Motors en Silao votaron por un sindicato independiente.
+La votación duró dos días y la participación fue muy alta entre los obreros del turno de noche.
+"""
+
+
+def test_language_shown_by_sources_and_filtered(sample_data_dir: Path, tmp_path: Path, capsys) -> None:
+    data = sample_data_dir
+    boletin = tmp_path / "boletin.txt"
+    boletin.write_text(SPANISH_BULLETIN, encoding="utf-8")
+    code, out, _ = run(["ingest", str(boletin)], data, capsys)
+    assert code == 0 and "1 added" in out
+
+    code, out, _ = run(["sources", "--json"], data, capsys)
+    rows = {r["title"]: r for r in json.loads(out)}
+    assert rows["Huelga en Silao"]["language"] == "es"
+    assert rows["Huelga en Silao"]["publication"] == "Boletín"
+    assert rows["Huelga en Silao"]["author"] == "María de la Luz Ramírez"
+    assert rows["Huelga en Silao"]["date"] == "2023-02-01"
+    assert {r["language"] for t, r in rows.items() if t != "Huelga en Silao"} == {"en"}
+    code, out, _ = run(["sources"], data, capsys)
+    assert "Huelga en Silao — Boletín  (es, " in out
+
+    code, out, _ = run(["sources", "--language", "es", "--json"], data, capsys)
+    assert [r["title"] for r in json.loads(out)] == ["Huelga en Silao"]
+    # The English question finds the Spanish passage only when it is asked for Spanish.
+    code, out, _ = run(["search", "union vote at the Silao plant", "--language", "Spanish", "--json"],
+                       data, capsys)
+    assert {r["title"] for r in json.loads(out)["results"]} == {"Huelga en Silao"}
+    code, out, _ = run(["search", "union vote at the Silao plant", "--language", "en", "--json"],
+                       data, capsys)
+    assert "Huelga en Silao" not in {r["title"] for r in json.loads(out)["results"]}
+    code, _, err = run(["search", "huelga", "--language", "klingon"], data, capsys)
+    assert code == 2 and "--language: 'klingon' is not a language" in err
+
+
+def test_ingest_language_override(tmp_path: Path, capsys) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("Stewards meet every Tuesday at the hall to plan the contract campaign.")
+    code, _, _ = run(["ingest", str(note), "--language", "es-MX"], tmp_path / "data", capsys)
+    assert code == 0
+    _, out, _ = run(["sources", "--json"], tmp_path / "data", capsys)
+    assert json.loads(out)[0]["language"] == "es"
+    code, _, err = run(["ingest", str(note), "--language", "zz"], tmp_path / "data", capsys)
+    assert code == 2 and "--language: 'zz' is not a language" in err
