@@ -1,5 +1,5 @@
 """Command options shared by the command groups: the filters of ``/ask`` and ``/search``
-(publication, dates, author, tag) with their autocomplete, and document autocomplete.
+(publication, dates, author, tag, language) with their autocomplete, and document autocomplete.
 
 Autocomplete callbacks are plain functions of ``(interaction, current)``: discord.py calls
 a function defined outside a class without a cog, so one callback serves every command.
@@ -16,6 +16,7 @@ from discord import app_commands
 from bot.app import FilterError, parse_filters
 from bot.discord.errors import UserError
 from bot.discord.text import flatten
+from corpus.language import language_label
 from corpus.store import Filters
 
 if TYPE_CHECKING:
@@ -34,17 +35,20 @@ FILTER_DESCRIPTIONS = {
     "until": "Only documents dated on or before (YYYY-MM-DD)",
     "author": "Only this author",
     "tag": "Only documents with this tag",
+    "language": "Only passages in this language (e.g. es, en)",
 }
 
 
 def filters(
     *, since: str | None = None, until: str | None = None, publication: str | None = None,
     author: str | None = None, tag: str | None = None, doc_id: str | None = None,
+    language: str | None = None,
 ) -> Filters:
-    """Filters from command options; a bad date is the member's to fix (UserError)."""
+    """Filters from command options; a bad date or language is the member's to fix
+    (UserError)."""
     try:
         return parse_filters(since=since, until=until, publication=publication, author=author,
-                             tag=tag, doc_id=doc_id)
+                             tag=tag, doc_id=doc_id, language=language)
     except FilterError as err:
         raise UserError(str(err)) from err
 
@@ -72,13 +76,24 @@ async def tag_choices(interaction: discord.Interaction, current: str) -> Choices
     return await field_choices(_bot(interaction), "tag", current)
 
 
+async def language_choices(interaction: discord.Interaction, current: str) -> Choices:
+    """The languages of the stored passages ("es (español)", value "es"), most passages
+    first, that match what was typed (the code or the name)."""
+    bot = _bot(interaction)
+    codes = await bot.run_io(bot.steward.field_values, "language", "", CHOICES_MAX)
+    needle = current.strip().casefold()
+    return [app_commands.Choice(name=language_label(code), value=code)
+            for code in codes if needle in language_label(code).casefold()]
+
+
 def filter_options(command: Callable[..., T]) -> Callable[..., T]:
-    """Describe a command's ``publication``, ``since``, ``until``, ``author`` and ``tag``
-    options and complete the publication, author and tag as the member types. Goes under
-    ``@app_commands.command`` (it decorates the callback before the command is made)."""
+    """Describe a command's ``publication``, ``since``, ``until``, ``author``, ``tag`` and
+    ``language`` options and complete the publication, author, tag and language as the
+    member types. Goes under ``@app_commands.command`` (it decorates the callback before the
+    command is made)."""
     app_commands.describe(**FILTER_DESCRIPTIONS)(command)
     app_commands.autocomplete(publication=publication_choices, author=author_choices,
-                              tag=tag_choices)(command)
+                              tag=tag_choices, language=language_choices)(command)
     return command
 
 

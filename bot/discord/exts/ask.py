@@ -103,12 +103,13 @@ class Ask(commands.Cog):
         until: str | None = None,
         author: str | None = None,
         tag: str | None = None,
+        language: str | None = None,
         private: bool = False,
     ) -> None:
         # Acknowledge first: Discord allows 3 s, an answer can take longer on a busy machine.
         await interaction.response.defer(ephemeral=private, thinking=True)
         chosen = filters(since=since, until=until, publication=publication, author=author,
-                         tag=tag)
+                         tag=tag, language=language)
         question = " ".join(question.split())
         answer = await self.bot.ask(question, chosen)
         if not private:

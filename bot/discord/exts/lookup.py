@@ -44,11 +44,12 @@ class Lookup(commands.Cog):
         until: str | None = None,
         author: str | None = None,
         tag: str | None = None,
+        language: str | None = None,
         private: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=private, thinking=True)
         chosen = filters(since=since, until=until, publication=publication, author=author,
-                         tag=tag)
+                         tag=tag, language=language)
         size = self.bot.settings.search_page_size
         hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
                                            chosen)
