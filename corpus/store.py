@@ -449,6 +449,11 @@ class Store:
             " ORDER BY p.vid"
         )
 
+    def passage_languages(self) -> dict[int, str | None]:
+        """``vid -> language`` of every passage (ISO 639-1 code, None when unknown), for
+        search that treats each language by its own rules."""
+        return dict(self.execute("SELECT vid, language FROM passages"))
+
     def vids_matching(self, filters: Filters) -> set[int]:
         where, params = self._where(filters, alias="d", passage_alias="p")
         return {

@@ -98,6 +98,9 @@ def test_languages_are_stored_and_filtered(tmp_path: Path) -> None:
     assert sorted(d.doc_id for d in store.documents(Filters(language="en"))) == ["en", "mx"]
     assert store.documents(Filters(language="fr")) == []
     assert store.distinct_values("language") == ["en", "es"]
+    languages = store.passage_languages()
+    assert sorted(languages.values()) == ["en", "en", "es"]
+    assert {languages[v] for v in spanish} == {"es"}
 
 
 def test_a_store_from_before_languages_gains_the_columns(tmp_path: Path) -> None:
