@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from corpus.clean import clean_text, normalise_text
+from corpus.language import normalize_language
 from corpus.metadata import parse_date_text, validate_fields
 from corpus.readers import Extracted, ReadContext
 from corpus.readers.text import decode_text
@@ -55,8 +56,10 @@ def _front_matter_metadata(data: dict[str, object], ctx: ReadContext) -> dict[st
     data = {str(k).lower(): v for k, v in data.items()}
     if isinstance(data.get("author"), list):  # "author: [A, B]" is common
         data["author"] = ", ".join(str(a) for a in data["author"])
-    if "language" not in data and "lang" in data:  # Hugo and Jekyll sites write "lang"
-        data["language"] = data["lang"]
+    # Hugo and Jekyll sites write "lang", in forms of their own: taken when it names a
+    # language, ignored otherwise (like the generators' other keys), never an error.
+    if "language" not in data and (code := normalize_language(data.get("lang"))):
+        data["language"] = code
     if isinstance(data.get("date"), str) and (parsed := parse_date_text(data["date"])):
         data["date"] = parsed  # "date: Feb. 1, 2023" as well as ISO dates
     return validate_fields(data, ctx.source, "the front matter", ignore_unknown=True)

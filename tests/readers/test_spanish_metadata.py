@@ -86,6 +86,14 @@ def test_front_matter_spanish_date_and_language(write, settings: ReaderSettings)
     assert document.language == "es"
 
 
+def test_front_matter_lang_that_names_no_language_is_ignored(write, settings: ReaderSettings) -> None:
+    path = write("c.md", "---\nlang: default\n---\nThe workers at the plant voted for the union.\n")
+    assert load_source(str(path), settings)[0].language == "en"  # detected instead
+    path = write("d.md", "---\nlanguage: default\n---\nText.\n")
+    with pytest.raises(ReadError, match="invalid language 'default'"):
+        load_source(str(path), settings)
+
+
 def test_html_lang_and_spanish_meta_names(write, settings: ReaderSettings) -> None:
     path = write("p.html", '<html lang="es-MX"><head><meta name="autor" content="Ana López">'
                            '<meta name="fecha" content="1 de febrero de 2023"></head>'
