@@ -75,6 +75,7 @@ def test_environment_language_follows_posix_precedence() -> None:
     ("Maximizing México’s CIO moment: what did the unions do?", "en"),
     ("dues?", None),
     ("", None),
+    ("Comment déposer une plainte auprès du syndicat de notre entreprise?", None),
 ])
 def test_question_language(text: str, lang: str | None) -> None:
     assert i18n.detect(text) == lang

@@ -15,6 +15,8 @@ from typing import TypeVar
 import discord
 from discord import app_commands
 
+from bot.i18n import translate
+
 T = TypeVar("T")
 
 
@@ -23,10 +25,12 @@ class NotStewardAdmin(app_commands.CheckFailure):
 
     def __init__(self, role: str) -> None:
         self.role = role
-        who = f"the “{role}” role or " if role else ""
-        super().__init__(
-            f"Only Steward's admins can do that: members with {who}the Manage Server permission."
-        )
+        super().__init__(self.say("en"))
+
+    def say(self, lang: str) -> str:
+        if self.role:
+            return translate("errors.not_admin_role", lang, role=self.role)
+        return translate("errors.not_admin", lang)
 
 
 class QuestionCooldown(app_commands.CommandOnCooldown):
@@ -35,16 +39,13 @@ class QuestionCooldown(app_commands.CommandOnCooldown):
     def __init__(self, cooldown: app_commands.Cooldown, retry_after: float) -> None:
         super().__init__(cooldown, retry_after)
 
-    @property
-    def friendly(self) -> str:
-        return polite_cooldown(self.cooldown.rate, self.cooldown.per, self.retry_after)
+    def friendly(self, lang: str = "en") -> str:
+        return polite_cooldown(self.cooldown.rate, self.cooldown.per, self.retry_after, lang)
 
 
-def polite_cooldown(rate: int, per: float, retry_after: float) -> str:
-    return (
-        f"You've asked {rate} questions in the last {per:.0f} seconds — please wait "
-        f"{max(retry_after, 1):.0f} s and ask again. (This keeps Steward quick for everyone.)"
-    )
+def polite_cooldown(rate: int, per: float, retry_after: float, lang: str = "en") -> str:
+    return translate("errors.cooldown", lang, rate=rate, per=f"{per:.0f}",
+                     wait=f"{max(retry_after, 1):.0f}")
 
 
 def is_admin(member: discord.abc.User, permissions: discord.Permissions | None, role: str) -> bool:
@@ -151,13 +152,13 @@ def question_cooldown(interaction: discord.Interaction) -> bool:
     return True
 
 
-def question_refusal(client: object, user_id: int) -> str | None:
-    """For buttons that ask a question: count one for ``user_id``; the polite refusal to
-    send when over the limit, None to go ahead."""
+def question_refusal(client: object, user_id: int, lang: str = "en") -> str | None:
+    """For buttons and mentions that ask a question: count one for ``user_id``; the polite
+    refusal (in ``lang``) to send when over the limit, None to go ahead."""
     limiter: QuestionLimiter | None = getattr(client, "limiter", None)
     if limiter is None:
         return None
     _bucket, retry_after = limiter.hit(user_id)
     if retry_after is None:
         return None
-    return polite_cooldown(limiter.rate, limiter.per, retry_after)
+    return polite_cooldown(limiter.rate, limiter.per, retry_after, lang)

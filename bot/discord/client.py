@@ -24,12 +24,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.answer import Answer, Quote
 from bot.app import Steward
 from bot.config import DiscordSection
 from bot.discord import errors
 from bot.discord.checks import QuestionLimiter
+from bot.discord.translate import StewardTranslator, lang_of
 from bot.discord.views import CUSTOM_ID_PREFIX
+from bot.i18n import translate
 from bot.logs import CONSOLE
 from corpus.store import Filters
 
@@ -149,14 +152,15 @@ class StewardBot(commands.Bot):
         return await self.run_question(self.steward.ask, question, filters, page=page,
                                        context=context)
 
-    async def source_contexts(self, quotes: Sequence[Quote]) -> list[tuple[Quote, str]]:
+    async def source_contexts(self, quotes: Sequence[Quote], lang: str = "en"
+                              ) -> list[tuple[Quote, str]]:
         """Each quote with the paragraphs around it, for "Show source"."""
 
         def build() -> list[tuple[Quote, str]]:
             entries = []
             for q in quotes:
                 context = self.steward.source_context(q.doc_id, q.start, q.end)
-                entries.append((q, "That document has been removed." if context is None
+                entries.append((q, translate("answer.removed", lang) if context is None
                                 else context))
             return entries
 
@@ -166,6 +170,8 @@ class StewardBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.http_session = aiohttp.ClientSession()
+        # Before any sync: the synced payload carries the Spanish descriptions it makes.
+        await self.tree.set_translator(StewardTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         started = time.perf_counter()
@@ -181,6 +187,9 @@ class StewardBot(commands.Bot):
         """First run: ingest the samples; then load the model and the current generation, so
         the first question is quick (later generations are picked up on the next search)."""
         self.steward.ensure_samples(on_progress=lambda line: log.info(line, extra=CONSOLE))
+        # The language detector loads its model (~1 s) on first use: here, not on the event
+        # loop when the first mention's reply language is chosen.
+        i18n.detect("Which language is this question written in, please?")
         return self.steward.warm_up()
 
     async def on_ready(self) -> None:
@@ -237,7 +246,7 @@ class StewardBot(commands.Bot):
             return
         with contextlib.suppress(discord.HTTPException):
             await interaction.response.send_message(
-                "This button has expired. Ask again to get fresh buttons.", ephemeral=True)
+                translate("buttons.expired", lang_of(interaction)), ephemeral=True)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """An event handler raised: logged like a command's error (no message text)."""
@@ -250,8 +259,11 @@ class StewardBot(commands.Bot):
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         log.error("text command %s failed: %s", ctx.command, error)
         with contextlib.suppress(discord.HTTPException):
-            await ctx.reply(f"That didn't work: {error}", mention_author=False,
-                            allowed_mentions=errors.NO_PINGS)
+            guild = ctx.guild
+            lang = (i18n.from_locale(guild.preferred_locale) if guild is not None else None) \
+                or i18n.DEFAULT
+            await ctx.reply(translate("errors.text_command", lang, problem=error),
+                            mention_author=False, allowed_mentions=errors.NO_PINGS)
 
 
 async def sync_commands(bot: commands.Bot, scope: str, guild_id: int | None = None) -> str:

@@ -1,7 +1,8 @@
 """Answers, search results and sources as Discord embeds that always fit Discord's limits.
 
 Every piece of stored text is escaped and trimmed with ``bot.discord.text`` before it is
-placed in an embed; a trimmed quote's full text is one button ("Show source") away.
+placed in an embed; a trimmed quote's full text is one button ("Show source") away. Steward's
+own words come from the catalogues in ``lang``; quotes and titles are shown as written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import discord
 
 from bot.answer import Answer, Citation, Quote
 from bot.discord.text import ELLIPSIS, bold, escape, fit, fit_left, flatten, split_text
+from bot.i18n import translate
 from corpus.store import DocumentInfo
 from embeddings.search import Hit
 
@@ -92,19 +94,20 @@ def quote_body(quote: Quote, limit: int) -> str:
     return "“" + before_out + bold(key_out) + after_out + "”"
 
 
-def also_in_line(quote: Quote, limit: int = 200) -> str:
+def also_in_line(quote: Quote, limit: int = 200, lang: str = "en") -> str:
     """``also in: Title (2023-01-10); Title`` for a quote repeated in other documents, or ""."""
     if not quote.also_in:
         return ""
     names = [
         flatten(c.title) + (f" ({c.date.isoformat()})" if c.date else "") for c in quote.also_in
     ]
-    return "\n" + fit("also in: " + "; ".join(names), limit)  # fit escapes
+    return "\n" + fit(translate("answer.also_in", lang, documents="; ".join(names)),
+                      limit)  # fit escapes
 
 
-def quote_block(quote: Quote, limit: int) -> str:
+def quote_block(quote: Quote, limit: int, lang: str = "en") -> str:
     citation = citation_line(quote.citation, min(400, limit // 2))
-    also = also_in_line(quote, min(200, limit // 4))
+    also = also_in_line(quote, min(200, limit // 4), lang)
     head = f"**[{quote.n}]** "
     body = quote_body(quote, limit - len(head) - len(citation) - len(also) - 3)
     return f"{head}{body}\n— {citation}{also}"
@@ -118,76 +121,82 @@ def embed_chars(embed: discord.Embed) -> int:
     return len(embed)
 
 
-def answer_embed(answer: Answer) -> discord.Embed:
-    """An answer (or an honest "not found") as one embed within every limit."""
+def answer_embed(answer: Answer, lang: str = "en") -> discord.Embed:
+    """An answer (or an honest "not found") as one embed within every limit, framed in
+    ``lang``."""
     title = fit(flatten(answer.question), TITLE_MAX)
     if not answer.answered:
-        lines = ["I couldn't find anything in the bulletins that answers this closely enough."]
+        lines = [translate("answer.not_found", lang)]
         if answer.closest:
             lines.append("")
-            lines.append("The closest documents are:")
+            lines.append(translate("answer.closest", lang))
             lines += [f"• {fit(flatten(t), 200)}" for _doc_id, t in answer.closest]
         lines.append("")
-        lines.append("Try other words, or ask an organizer.")
+        lines.append(translate("answer.try_other", lang))
         embed = discord.Embed(title=title, description="\n".join(lines), colour=NOT_FOUND_COLOUR)
-        embed.set_footer(text="Steward only quotes your union's own documents.")
+        embed.set_footer(text=translate("answer.not_found_footer", lang))
         return embed
     n = max(len(answer.quotes), 1)
     separators = 2 * (n - 1)
     per_quote = min((DESCRIPTION_MAX - separators) // n, QUOTE_MAX + 450)
-    blocks = [quote_block(q, per_quote) for q in answer.quotes]
+    blocks = [quote_block(q, per_quote, lang) for q in answer.quotes]
     description = "\n\n".join(blocks)
     embed = discord.Embed(title=title, description=description[:DESCRIPTION_MAX], colour=COLOUR)
-    footer = "Quoted word for word from your union's documents. Show source: the full context."
+    footer = translate("answer.footer", lang)
     if answer.page:
-        footer = f"More passages (page {answer.page + 1}). " + footer
+        footer = translate("answer.page", lang, page=answer.page + 1) + " " + footer
     embed.set_footer(text=footer)
     return embed
 
 
 def search_embed(
-    query: str, hits: Sequence[Hit], page: int, page_size: int, total_pages: int
+    query: str, hits: Sequence[Hit], page: int, page_size: int, total_pages: int,
+    lang: str = "en",
 ) -> discord.Embed:
-    title = fit(f"Search: {flatten(query)}", TITLE_MAX)
+    title = fit(translate("search.title", lang, query=flatten(query)), TITLE_MAX)
     if not hits:
         return discord.Embed(
-            title=title, description="No passages match.", colour=NOT_FOUND_COLOUR
+            title=title, description=translate("search.none", lang), colour=NOT_FOUND_COLOUR
         )
     start = page * page_size
     per_item = min(700, (DESCRIPTION_MAX - 2 * page_size) // page_size)
     lines = []
     for rank, hit in enumerate(hits[start : start + page_size], start=start + 1):
         doc = hit.document
-        date = doc.date.isoformat() if doc.date else "undated"
+        date = doc.date.isoformat() if doc.date else translate("answer.undated", lang)
         where = f" ({date}, {escape(hit.passage.locator_label)})"
         head = f"**{rank}.** {_link(doc.title, doc.url, per_item // 2 - len(where))}{where}"
         first = fit(flatten(hit.passage.text), max(per_item - len(head) - 1, 20))
         lines.append(f"{head}\n{first}")
     embed = discord.Embed(title=title, description="\n\n".join(lines)[:DESCRIPTION_MAX],
                           colour=COLOUR)
-    embed.set_footer(text=f"Page {page + 1} of {total_pages} · {len(hits)} passages")
+    embed.set_footer(text=translate("search.footer", lang, page=page + 1, pages=total_pages,
+                                    count=len(hits)))
     return embed
 
 
-def document_line(doc: DocumentInfo, limit: int = 400) -> str:
-    date = doc.date.isoformat() if doc.date else "undated"
+def document_line(doc: DocumentInfo, limit: int = 400, lang: str = "en") -> str:
+    date = doc.date.isoformat() if doc.date else translate("answer.undated", lang)
     extra = " · ".join(x for x in (doc.publication, doc.author) if x)
     extra = f" — {escape(flatten(extra))[:120]}" if extra else ""
-    tail = f" ({date}, {doc.passages} passages){extra}"
+    tail = " " + translate("documents.line", lang, date=date, passages=doc.passages) + extra
     return _link(doc.title, doc.url, limit - len(tail)) + tail
 
 
 def documents_embed(
-    title: str, docs: Sequence[DocumentInfo], page: int, page_size: int, total_pages: int
+    title: str, docs: Sequence[DocumentInfo], page: int, page_size: int, total_pages: int,
+    lang: str = "en",
 ) -> discord.Embed:
     if not docs:
-        return discord.Embed(title=title, description="No documents yet.", colour=NOT_FOUND_COLOUR)
+        return discord.Embed(title=title, description=translate("documents.none", lang),
+                             colour=NOT_FOUND_COLOUR)
     start = page * page_size
-    lines = [f"**{n}.** {document_line(d)}"
+    lines = [f"**{n}.** {document_line(d, lang=lang)}"
              for n, d in enumerate(docs[start : start + page_size], start=start + 1)]
     embed = discord.Embed(title=fit(title, TITLE_MAX, escaped=False),
                           description="\n".join(lines)[:DESCRIPTION_MAX], colour=COLOUR)
-    embed.set_footer(text=f"Page {page + 1} of {total_pages} · {len(docs)} documents, newest first")
+    embed.set_footer(text=translate("documents.footer", lang, page=page + 1, pages=total_pages,
+                                    count=len(docs)))
     return embed
 
 
@@ -238,7 +247,7 @@ def source_pages(context: str, quote_text: str | None, limit: int = DESCRIPTION_
 
 
 def source_embeds(
-    entries: Iterable[tuple[Quote, str]],
+    entries: Iterable[tuple[Quote, str]], lang: str = "en",
 ) -> list[discord.Embed]:
     """Embeds with the full context of each quote (continued over several when long)."""
     embeds: list[discord.Embed] = []
@@ -251,7 +260,8 @@ def source_embeds(
                 head += f" ({i + 1}/{len(pages)})"
             embed = discord.Embed(title=fit(head, TITLE_MAX), description=page, colour=COLOUR)
             if i == len(pages) - 1:
-                embed.add_field(name="Source", value=label[:FIELD_VALUE_MAX], inline=False)
+                embed.add_field(name=translate("answer.source_field", lang),
+                                value=label[:FIELD_VALUE_MAX], inline=False)
             embeds.append(embed)
     return embeds
 
@@ -273,23 +283,26 @@ def pack(embeds: Sequence[discord.Embed]) -> list[list[discord.Embed]]:
     return messages
 
 
-def stats_embed(stats: dict[str, object]) -> discord.Embed:
+def stats_embed(stats: dict[str, object], lang: str = "en") -> discord.Embed:
     def mib(value: object) -> str:
         return f"{value / 1024 / 1024:.1f} MiB" if isinstance(value, int) else "?"
 
-    embed = discord.Embed(title="Steward stats", colour=COLOUR)
+    def t(key: str, **values: object) -> str:
+        return translate(f"stats.{key}", lang, **values)
+
+    embed = discord.Embed(title=t("title"), colour=COLOUR)
     rows = [
-        ("Documents", stats.get("documents")),
-        ("Passages", stats.get("passages")),
-        ("Index generation", stats.get("generation") or "none yet"),
-        ("Model", stats.get("model")),
-        ("Last ingest", stats.get("last_ingest") or "never"),
-        ("Sentence vectors", _sentence_vectors(stats)),
-        ("Disk use",
-         f"store {mib(stats.get('store_bytes'))}, index {mib(stats.get('index_bytes'))}"),
-        ("Questions",
-         f"{stats.get('answered', 0)} answered, {stats.get('not_found', 0)} not found"),
-        ("Feedback", f"👍 {stats.get('thumbs_up', 0)} · 👎 {stats.get('thumbs_down', 0)}"),
+        (t("documents"), stats.get("documents")),
+        (t("passages"), stats.get("passages")),
+        (t("generation"), stats.get("generation") or t("none_yet")),
+        (t("model"), stats.get("model")),
+        (t("last_ingest"), stats.get("last_ingest") or t("never")),
+        (t("sentence_vectors"), _sentence_vectors(stats, lang)),
+        (t("disk"), t("disk_use", store=mib(stats.get("store_bytes")),
+                      index=mib(stats.get("index_bytes")))),
+        (t("questions"), t("questions_line", answered=stats.get("answered", 0),
+                           not_found=stats.get("not_found", 0))),
+        (t("feedback"), f"👍 {stats.get('thumbs_up', 0)} · 👎 {stats.get('thumbs_down', 0)}"),
     ]
     for name, value in rows:
         embed.add_field(name=name, value=fit(str(value), FIELD_VALUE_MAX, escaped=False) or "?",
@@ -297,9 +310,9 @@ def stats_embed(stats: dict[str, object]) -> discord.Embed:
     return embed
 
 
-def _sentence_vectors(stats: dict[str, object]) -> str:
+def _sentence_vectors(stats: dict[str, object], lang: str = "en") -> str:
     kept, indexed = stats.get("passages_with_sentence_vectors", 0), stats.get("indexed_passages", 0)
-    line = f"{kept} of {indexed} passages"
+    line = translate("stats.vectors_line", lang, kept=kept, indexed=indexed)
     if isinstance(kept, int) and isinstance(indexed, int) and kept < indexed:
-        line += " (quotes from the others are slower until `/admin reindex`)"
+        line += translate("stats.vectors_slow", lang)
     return line

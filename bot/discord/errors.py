@@ -17,7 +17,10 @@ import traceback
 import discord
 from discord import app_commands
 
+from bot.app import FilterError
 from bot.discord.checks import NotStewardAdmin, QuestionCooldown, polite_cooldown
+from bot.discord.translate import lang_of
+from bot.i18n import translate
 from embeddings.errors import EncoderError, IndexError_
 
 log = logging.getLogger("steward.discord")
@@ -26,7 +29,32 @@ NO_PINGS = discord.AllowedMentions.none()
 
 
 class UserError(Exception):
-    """A problem with what the member asked for; the message is shown to them as is."""
+    """A problem with what the member asked for, shown to them in their language: a
+    catalogue ``key`` with its ``values``, or (without a key) a message shown as is."""
+
+    def __init__(self, message: str = "", *, key: str | None = None, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(translate(key, "en", **values) if key else message)
+
+    def say(self, lang: str) -> str:
+        if self.key:
+            return translate(self.key, lang, **self.values)
+        cause = self.__cause__
+        if isinstance(cause, FilterError):
+            return filter_problem(cause, lang)
+        return str(self)
+
+
+_NOT_A_DATE = " is not a date; use YYYY-MM-DD"
+
+
+def filter_problem(error: FilterError, lang: str) -> str:
+    """A filter the service could not read, in ``lang`` (as the service said it otherwise)."""
+    if error.problem.endswith(_NOT_A_DATE):
+        return translate("errors.bad_date", lang, option=error.option,
+                         value=error.problem.removesuffix(_NOT_A_DATE))
+    return str(error)
 
 
 WITHHELD = "[message withheld: query_logging is off]"
@@ -72,36 +100,38 @@ def log_unexpected(client: object, error: BaseException, what: str) -> None:
         log.error("%s: %s\n%s", what, name, scrubbed_traceback(error))
 
 
-def describe(error: BaseException) -> str | None:
-    """What to tell the member, or None for an unexpected error (which gets logged)."""
+def describe(error: BaseException, lang: str = "en") -> str | None:
+    """What to tell the member, in ``lang``, or None for an unexpected error (which gets
+    logged)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserError):
-        return str(error)
+        return error.say(lang)
     if isinstance(error, IndexError_ | EncoderError):
         # Not the member's to fix, but the message says what an admin should do.
         log.warning("cannot answer: %s", error)
-        return f"Steward can't search right now ({error}). Please tell an admin."
+        return translate("errors.cannot_search", lang, problem=error)
     if isinstance(error, NotStewardAdmin):
-        return str(error)
+        return error.say(lang)
     if isinstance(error, QuestionCooldown):
-        return error.friendly
+        return error.friendly(lang)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return polite_cooldown(int(error.cooldown.rate), error.cooldown.per, error.retry_after)
+        return polite_cooldown(int(error.cooldown.rate), error.cooldown.per, error.retry_after,
+                               lang)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "That command works only in a server, not in direct messages."
+        return translate("errors.no_dm", lang)
     if isinstance(error, app_commands.BotMissingPermissions):
-        return f"I need more permissions in this channel: {', '.join(error.missing_permissions)}."
+        return translate("errors.bot_permissions", lang,
+                         permissions=", ".join(error.missing_permissions))
     if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole
                   | app_commands.MissingRole):
-        return str(error)
+        return translate("errors.not_allowed", lang, detail=error)
     if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't understand “{error.value}” for that option."
+        return translate("errors.bad_value", lang, value=error.value)
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
-        return ("That command is out of date here. An admin can refresh Steward's commands "
-                "with `steward bot --sync`.")
+        return translate("errors.out_of_date", lang)
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use that command here."
+        return translate("errors.check_failed", lang)
     return None
 
 
@@ -126,14 +156,14 @@ async def tell(interaction: discord.Interaction, message: str) -> None:
 
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
     """Log ``error`` (unless it is the member's to fix) and tell the member about it."""
-    message = describe(error)
+    lang = lang_of(interaction)
+    message = describe(error, lang)
     if message is None:
         ref = secrets.token_hex(3)
         original = getattr(error, "original", error)
         command = interaction.command.qualified_name if interaction.command else "a component"
         log_unexpected(interaction.client, original, f"error {ref} in {command}")
-        message = (f"Sorry, something went wrong on Steward's side (error {ref}). "
-                   "Please try again; if it keeps happening, tell an admin this error code.")
+        message = translate("errors.unexpected", lang, ref=ref)
     await tell(interaction, message)
 
 

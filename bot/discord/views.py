@@ -6,6 +6,9 @@ so a crafted id cannot reach another message's View, and the bot answers unknown
 ids with "this button has expired" (see ``client.StewardBot.on_interaction``). No button
 does anything an admin command does. Paging checks ``interaction.user.id`` against the
 member who asked.
+
+Labels are in the language of the member the buttons were made for; what a click answers
+is in the language of the member who clicked.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from bot.answer import Answer
 from bot.discord import embeds
 from bot.discord.checks import question_refusal
 from bot.discord.errors import NO_PINGS, report
+from bot.discord.translate import lang_of
+from bot.i18n import translate
 from corpus.store import Filters
 
 if TYPE_CHECKING:
@@ -87,8 +92,12 @@ class AnswerView(StewardView):
         filters: Filters | None = None,
         context: str | None = None,
         ephemeral: bool = False,
+        lang: str = "en",
     ) -> None:
         super().__init__(bot, owner_id, timeout=ANSWER_TIMEOUT_S)
+        self.lang = lang
+        self.more.label = translate("buttons.more", lang)
+        self.source.label = translate("buttons.source", lang)
         self.answer = answer
         self.filters = filters
         self.context = context
@@ -99,15 +108,15 @@ class AnswerView(StewardView):
     @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         user = interaction.user.id
+        lang = lang_of(interaction)
         page = self.next_page.get(user, self.answer.page + 1)
         if page >= MAX_ANSWER_PAGES:
             await interaction.response.send_message(
-                "That's as far as I go on one question; try asking it another way, or add "
-                "filters (publication, dates, tag).", ephemeral=True, allowed_mentions=NO_PINGS)
+                translate("buttons.last_page", lang), ephemeral=True, allowed_mentions=NO_PINGS)
             return
         # Another page is another search: it counts against the member's question cooldown,
         # checked before any work is done or queued.
-        refusal = question_refusal(self.bot, user)
+        refusal = question_refusal(self.bot, user, lang)
         if refusal is not None:
             await interaction.response.send_message(refusal, ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
@@ -119,39 +128,40 @@ class AnswerView(StewardView):
         answer = await self.bot.ask(self.answer.question, self.filters, page=page,
                                     context=self.context)
         if not answer.quotes:
-            await interaction.followup.send("There are no more passages on this question.",
+            await interaction.followup.send(translate("buttons.no_more", lang),
                                             ephemeral=private, allowed_mentions=NO_PINGS)
             return
         view = AnswerView(self.bot, user, answer, filters=self.filters, context=self.context,
-                          ephemeral=private)
+                          ephemeral=private, lang=lang)
         view.message = await interaction.followup.send(
-            embed=embeds.answer_embed(answer), view=view,
+            embed=embeds.answer_embed(answer, lang), view=view,
             ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
 
     @discord.ui.button(label="Show source", style=discord.ButtonStyle.secondary)
     async def source(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        lang = lang_of(interaction)
         _bucket, retry_after = self.bot.source_limiter.hit(interaction.user.id)
         if retry_after is not None:
             await interaction.response.send_message(
-                f"You've opened a lot of sources in a short time — please wait "
-                f"{max(1, round(retry_after))} s and try again.",
+                translate("buttons.source_flood", lang, seconds=max(1, round(retry_after))),
                 ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await self.bot.source_contexts(self.answer.quotes)
-        groups = embeds.pack(embeds.source_embeds(entries))
+        entries = await self.bot.source_contexts(self.answer.quotes, lang)
+        groups = embeds.pack(embeds.source_embeds(entries, lang))
         for group in groups:
             await interaction.followup.send(embeds=group, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _vote(self, interaction: discord.Interaction, vote: int) -> None:
+        lang = lang_of(interaction)
         if interaction.user.id in self.voted:
-            await interaction.response.send_message("You've already rated this answer — thanks!",
+            await interaction.response.send_message(translate("buttons.already_voted", lang),
                                                     ephemeral=True)
             return
         self.voted.add(interaction.user.id)
         # Answer first (3 s rule), then write; the vote keeps passage ids, never the voter.
-        await interaction.response.send_message(
-            "Thanks — noted. Admins use these votes to improve Steward.", ephemeral=True)
+        await interaction.response.send_message(translate("buttons.voted", lang),
+                                                ephemeral=True)
         await self.bot.run_io(self.bot.steward.feedback, vote, self.answer.passage_ids)
 
     @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary)
@@ -176,8 +186,11 @@ class PagerView(StewardView):
         total_pages: int,
         *,
         command: str,
+        lang: str = "en",
     ) -> None:
         super().__init__(bot, owner_id, timeout=PAGER_TIMEOUT_S)
+        self.previous.label = translate("buttons.previous", lang)
+        self.next.label = translate("buttons.next", lang)
         self.render = render
         self.total_pages = max(total_pages, 1)
         self.command = command
@@ -201,7 +214,8 @@ class PagerView(StewardView):
             await interaction.followup.send(embed=render(0), ephemeral=ephemeral,
                                             allowed_mentions=NO_PINGS)
             return
-        view = cls(bot, interaction.user.id, render, total_pages, command=command)
+        view = cls(bot, interaction.user.id, render, total_pages, command=command,
+                   lang=lang_of(interaction))
         view.message = await interaction.followup.send(
             embed=render(0), view=view, ephemeral=ephemeral, allowed_mentions=NO_PINGS, wait=True)
 
@@ -213,8 +227,7 @@ class PagerView(StewardView):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            f"Only the member who ran {self.command} can turn these pages — run "
-            f"{self.command} yourself to get your own list.",
+            translate("buttons.not_yours", lang_of(interaction), command=self.command),
             ephemeral=True, allowed_mentions=NO_PINGS)
         return False
 

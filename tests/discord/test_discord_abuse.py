@@ -185,9 +185,9 @@ async def test_a_flood_of_show_source_clicks_reads_a_bounded_number_of_documents
     reads: list[int] = []
     real = bot.source_contexts
 
-    async def counted(quotes: Any) -> Any:
+    async def counted(quotes: Any, lang: str = "en") -> Any:
         reads.append(len(quotes))
-        return await real(quotes)
+        return await real(quotes, lang)
 
     monkeypatch.setattr(bot, "source_contexts", counted)
     flooder = FakeUser(snowflake(), "clicker")

@@ -242,7 +242,7 @@ async def test_an_answer_over_the_limits_is_trimmed_and_split_never_rejected(
     async def huge(*args: Any, **kwargs: Any) -> Answer:
         return _huge_answer()
 
-    async def huge_sources(quotes: Any) -> list[tuple[Quote, str]]:
+    async def huge_sources(quotes: Any, lang: str = "en") -> list[tuple[Quote, str]]:
         paragraph = " ".join(["The members voted to ratify the agreement."] * 60)
         return [(q, "\n\n".join([paragraph] * 8)) for q in quotes]
 

@@ -29,6 +29,8 @@ from bot.discord.checks import admin_only, interaction_is_admin, require_admin
 from bot.discord.client import StewardBot, sync_commands
 from bot.discord.errors import NO_PINGS, UserError
 from bot.discord.options import document_choices
+from bot.discord.translate import command_text, lang_of
+from bot.i18n import translate
 from corpus.readers import FORMAT_BY_SUFFIX
 
 log = logging.getLogger("steward.discord")
@@ -88,16 +90,13 @@ async def download(session: aiohttp.ClientSession, url: str, limit: int,
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
             if resp.status != 200:
-                raise UserError(f"I couldn't download the attachment (HTTP {resp.status}); "
-                                "try attaching it again.")
+                raise UserError(key="admin.download_status", status=resp.status)
             async for chunk in resp.content.iter_chunked(CHUNK):
                 data += chunk
                 if len(data) > limit:
-                    raise UserError(f"That file is over the {limit / 1024 / 1024:.0f} MB limit "
-                                    "(max_file_mb in config.toml [reader]).")
+                    raise UserError(key="admin.download_over", limit=f"{limit / 1024 / 1024:.0f}")
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise UserError(f"I couldn't download the attachment ({type(err).__name__}); "
-                        "try again.") from err
+        raise UserError(key="admin.download_error", error=type(err).__name__) from err
     return bytes(data)
 
 
@@ -108,14 +107,16 @@ class Progress:
     """A long job's progress, shown by editing the admin's deferred (ephemeral) response.
 
     Worker threads call :meth:`from_thread`; edits are coalesced to one per EDIT_EVERY_S.
+    The frame is in the admin's language; the steps the service reports stay as it says them.
     """
 
-    def __init__(self, interaction: discord.Interaction, what: str) -> None:
+    def __init__(self, interaction: discord.Interaction, what: str, lang: str = "en") -> None:
         self.interaction = interaction
         self.what = what
+        self.lang = lang
         self.loop = asyncio.get_running_loop()
         self.started = time.monotonic()
-        self.latest = "starting"
+        self.latest = translate("admin.starting", lang)
         self._last_edit = 0.0
         self._pending: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -145,7 +146,8 @@ class Progress:
         elapsed = time.monotonic() - self.started
         try:
             await self.interaction.edit_original_response(
-                content=text.plain(f"⏳ {self.what}: {self.latest} ({elapsed:.0f} s)"),
+                content=text.plain(translate("admin.progress", self.lang, what=self.what,
+                                             status=self.latest, seconds=f"{elapsed:.0f}")),
                 allowed_mentions=NO_PINGS)
             self.edits += 1
         except discord.HTTPException as err:  # e.g. the 15-minute token ran out
@@ -166,25 +168,24 @@ class Progress:
             allowed_mentions=NO_PINGS)
 
 
-def ingest_message(report: IngestReport, what: str) -> str:
-    """What an admin reads after /admin add."""
+def ingest_message(report: IngestReport, what: str, lang: str = "en") -> str:
+    """What an admin reads after /admin add (the readers' reasons stay as they say them)."""
     lines: list[str] = []
     done = report.added + report.updated
     for doc_id in done:
-        verb = "Added" if doc_id in report.added else "Updated"
+        key = "admin.added" if doc_id in report.added else "admin.updated"
         title = text.escape(text.flatten(report.titles.get(doc_id, doc_id)))
-        lines.append(f"✅ {verb} **{title}** (`{doc_id}`)")
+        lines.append(translate(key, lang, title=title, doc_id=doc_id))
     for doc_id in report.unchanged:
         title = text.escape(text.flatten(report.titles.get(doc_id, doc_id)))
-        lines.append(f"ℹ️ **{title}** was already there, unchanged.")
+        lines.append(translate("admin.unchanged", lang, title=title))
     for err in report.failed + report.skipped:
-        lines.append(f"❌ {text.escape(err.reason)}")
+        lines.append(translate("admin.failed", lang, reason=text.escape(err.reason)))
     if done:
         encoded = report.sync.encoded if report.sync else 0
-        lines.append(f"{report.passages} passages, {encoded} newly embedded; live for the next "
-                     "question.")
+        lines.append(translate("admin.live", lang, passages=report.passages, encoded=encoded))
     if not lines:
-        lines.append(f"Nothing was read from {what}.")
+        lines.append(translate("admin.nothing", lang, what=what))
     return "\n".join(lines)
 
 
@@ -193,8 +194,7 @@ def ingest_message(report: IngestReport, what: str) -> str:
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Admin(commands.GroupCog, group_name="admin",
-            group_description="Steward's admin tools: add documents, reindex, remove, stats"):
+class Admin(commands.GroupCog, group_name="admin", group_description=command_text("admin")):
     def __init__(self, bot: StewardBot) -> None:
         self.bot = bot
         super().__init__()
@@ -203,13 +203,13 @@ class Admin(commands.GroupCog, group_name="admin",
         # Runs before every /admin subcommand, whatever Discord's UI let through.
         return require_admin(interaction)
 
-    @app_commands.command(name="add", description="Add a document (attach a file or give a URL)")
+    @app_commands.command(name="add", description=command_text("admin_add"))
     @app_commands.describe(
-        file="A PDF, HTML, Markdown, text or DOCX file",
-        url="Or a web page / file URL",
-        title="The document's title (if the file doesn't say)",
-        date="Its date, YYYY-MM-DD",
-        publication="The publication it is from, e.g. Bulletin",
+        file=command_text("add_file"),
+        url=command_text("add_url"),
+        title=command_text("add_title"),
+        date=command_text("add_date"),
+        publication=command_text("add_publication"),
     )
     @admin_only()
     async def add(
@@ -222,9 +222,9 @@ class Admin(commands.GroupCog, group_name="admin",
         publication: str | None = None,
     ) -> None:
         if (file is None) == (url is None):
-            raise UserError("Attach one file or give one URL.")
+            raise UserError(key="admin.one_source")
         if url is not None and urlsplit(url).scheme not in ("http", "https"):
-            raise UserError("The URL must start with http:// or https://.")
+            raise UserError(key="admin.bad_url")
         overrides: dict[str, object] = {}
         try:
             if date:
@@ -237,8 +237,9 @@ class Admin(commands.GroupCog, group_name="admin",
             overrides["publication"] = publication.strip()
         extension = self._check_attachment(file) if file is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
+        lang = lang_of(interaction)
         what = text.fit(text.flatten(file.filename if file is not None else url or ""), 200)
-        progress = Progress(interaction, f"Adding {what}")
+        progress = Progress(interaction, translate("admin.adding", lang, what=what), lang)
         started = time.perf_counter()
         try:
             if file is not None and extension is not None:
@@ -252,38 +253,38 @@ class Admin(commands.GroupCog, group_name="admin",
         log.info("admin %s added %s: %s in %.1f s", interaction.user.id,
                  "an attachment" if file else "a URL", report.summary(),
                  time.perf_counter() - started)
-        await progress.finish(ingest_message(report, what))
+        await progress.finish(ingest_message(report, what, lang))
 
     def _check_attachment(self, file: discord.Attachment) -> str:
         """The extension to save it with; refuses (before any download) what Steward cannot
         read or what is too big."""
         extension = upload_extension(file.filename, file.content_type)
         if extension is None:
-            raise UserError("Steward reads PDF, HTML, Markdown, plain text and DOCX files; "
-                            "that attachment isn't one of them.")
+            raise UserError(key="admin.unreadable")
         limit = self.bot.steward.reader_settings().max_file_bytes
         if file.size > limit:
-            raise UserError(f"That file is {file.size / 1024 / 1024:.1f} MB; the limit is "
-                            f"{limit / 1024 / 1024:.0f} MB (max_file_mb in config.toml [reader]).")
+            raise UserError(key="admin.too_big", size=f"{file.size / 1024 / 1024:.1f}",
+                            limit=f"{limit / 1024 / 1024:.0f}")
         return extension
 
     async def _save_attachment(self, file: discord.Attachment, extension: str,
                                progress: Progress) -> Path:
         reader = self.bot.steward.reader_settings()
-        progress.update(f"downloading ({file.size / 1024:.0f} KB)")
+        progress.update(translate("admin.downloading", progress.lang,
+                                  size=f"{file.size / 1024:.0f}"))
         assert self.bot.http_session is not None
         data = await download(self.bot.http_session, file.url, reader.max_file_bytes,
                               reader.read_timeout_s)
         uploads = self.bot.steward.data_dir / "uploads"
         return await self.bot.run_io(save_upload, uploads, data, extension)
 
-    @app_commands.command(name="reindex",
-                          description="Re-chunk and re-embed every document (after a model change)")
+    @app_commands.command(name="reindex", description=command_text("admin_reindex"))
     @admin_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress(interaction, "Re-embedding every passage")
-        progress.update("working")
+        lang = lang_of(interaction)
+        progress = Progress(interaction, translate("admin.reembedding", lang), lang)
+        progress.update(translate("admin.working", lang))
         progress.start_ticker()
         try:
             report = await self.bot.run_admin(self.bot.steward.reindex)
@@ -291,25 +292,27 @@ class Admin(commands.GroupCog, group_name="admin",
             await progress.stop()
         log.info("admin %s reindexed: %d passages into generation %s in %.1f s",
                  interaction.user.id, report.encoded, report.generation, report.seconds)
-        await progress.finish(f"✅ Re-embedded {report.encoded} passages into generation "
-                              f"`{report.generation}` in {report.seconds:.0f} s.")
+        await progress.finish(translate("admin.reindexed", lang, passages=report.encoded,
+                                        generation=report.generation,
+                                        seconds=f"{report.seconds:.0f}"))
 
-    @app_commands.command(name="remove", description="Remove a document from Steward")
-    @app_commands.describe(document="The document to remove (type part of its title)")
+    @app_commands.command(name="remove", description=command_text("admin_remove"))
+    @app_commands.describe(document=command_text("remove_document"))
     @admin_only()
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         info = await self.bot.run_io(self.bot.steward.document_info, document)
         if info is None:
-            raise UserError("There is no such document; pick one from the list as you type.")
+            raise UserError(key="admin.no_such_document")
         report = await self.bot.run_admin(self.bot.steward.remove, document)
         if report is None:
-            raise UserError("That document was already removed.")
+            raise UserError(key="admin.already_removed")
         log.info("admin %s removed %s", interaction.user.id, document)
         title = text.escape(text.flatten(info.title))
         await interaction.edit_original_response(
-            content=text.plain(f"🗑️ Removed **{title}** (`{document}`); {report.removed} "
-                                 "passages left the index."), allowed_mentions=NO_PINGS)
+            content=text.plain(translate("admin.removed", lang_of(interaction), title=title,
+                                         doc_id=document, passages=report.removed)),
+            allowed_mentions=NO_PINGS)
 
     @remove.autocomplete("document")
     async def _remove_document(self, interaction: discord.Interaction, current: str
@@ -318,12 +321,13 @@ class Admin(commands.GroupCog, group_name="admin",
             return []  # autocomplete runs no checks; do not list for members
         return await document_choices(self.bot, current)
 
-    @app_commands.command(name="stats", description="Documents, passages, index, usage")
+    @app_commands.command(name="stats", description=command_text("admin_stats"))
     @admin_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.bot.run_io(self.bot.steward.stats)
-        await interaction.edit_original_response(embed=embeds.stats_embed(stats),
+        await interaction.edit_original_response(embed=embeds.stats_embed(stats,
+                                                                          lang_of(interaction)),
                                                  allowed_mentions=NO_PINGS)
 
 

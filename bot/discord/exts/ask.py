@@ -22,7 +22,9 @@ from bot.discord.checks import question_cooldown, question_refusal
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError, describe, log_unexpected
 from bot.discord.options import filter_options, filters
+from bot.discord.translate import command_text, lang_of, lang_of_message
 from bot.discord.views import AnswerView
+from bot.i18n import translate
 from corpus.store import Filters
 
 log = logging.getLogger("steward.discord")
@@ -88,10 +90,9 @@ class Ask(commands.Cog):
 
     # -- /ask ----------------------------------------------------------------------------------
 
-    @app_commands.command(name="ask", description="Ask a question; Steward quotes your union's "
-                                                 "documents, with citations")
-    @app_commands.describe(question="What do you want to know?",
-                           private="Only you see the answer")
+    @app_commands.command(name="ask", description=command_text("ask"))
+    @app_commands.describe(question=command_text("ask_question"),
+                           private=command_text("ask_private"))
     @filter_options
     @app_commands.check(question_cooldown)
     async def ask(
@@ -123,13 +124,14 @@ class Ask(commands.Cog):
         from bot.answer import Answer
 
         assert isinstance(answer, Answer)
-        embed = embeds.answer_embed(answer)
+        lang = lang_of(interaction)
+        embed = embeds.answer_embed(answer, lang)
         if not answer.answered:
             await interaction.followup.send(embed=embed, ephemeral=private,
                                             allowed_mentions=NO_PINGS)
             return
         view = AnswerView(self.bot, interaction.user.id, answer, filters=filters,
-                          context=context, ephemeral=private)
+                          context=context, ephemeral=private, lang=lang)
         view.message = await interaction.followup.send(
             embed=embed, view=view, ephemeral=private, allowed_mentions=NO_PINGS, wait=True)
 
@@ -140,7 +142,7 @@ class Ask(commands.Cog):
     ) -> None:
         question = clean_question(message.content)
         if not question:
-            raise UserError("That message has no text I can look up. Try /ask instead.")
+            raise UserError(key="ask.no_text")
         await interaction.response.defer(thinking=True)
         answer = await self.bot.ask(question)
         await self._send_answer(interaction, answer, None, None, False)
@@ -149,11 +151,13 @@ class Ask(commands.Cog):
 
     async def answer_message(self, message: discord.Message) -> None:
         question = clean_question(message.content)
+        # A mention carries no client language: the question's own language decides (a
+        # fraction of a millisecond: the detector's model was loaded before connecting).
+        lang = lang_of_message(message, question)
         if not question:
-            await self._reply(message, content="Ask me a question about your union's documents, "
-                                               "e.g. “@Steward how do we file a grievance?”")
+            await self._reply(message, content=translate("ask.empty_mention", lang))
             return
-        refusal = question_refusal(self.bot, message.author.id)
+        refusal = question_refusal(self.bot, message.author.id, lang)
         if refusal is not None:
             if self.bot.limiter.tell_once(message.author.id):
                 await self._reply(message, content=refusal)
@@ -166,18 +170,18 @@ class Ask(commands.Cog):
         try:
             answer = await self.bot.ask(question, context=context)
         except Exception as err:
-            said = describe(err)
+            said = describe(err, lang)
             if said is None:
                 log_unexpected(self.bot, err, "answering a mention failed")
-                said = "Sorry, something went wrong on Steward's side. Please try again later."
+                said = translate("ask.mention_failed", lang)
             await self._reply(message, content=said)
             return
         self._remember(message.channel, question if context is None
                        else f"{context} {question}")
-        embed = embeds.answer_embed(answer)
+        embed = embeds.answer_embed(answer, lang)
         view = None
         if answer.answered:
-            view = AnswerView(self.bot, message.author.id, answer, context=context)
+            view = AnswerView(self.bot, message.author.id, answer, context=context, lang=lang)
         sent = await self._reply(message, embed=embed, view=view)
         if view is not None:
             view.message = sent

@@ -14,7 +14,9 @@ from bot.discord.checks import question_cooldown
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError
 from bot.discord.options import document_choices, filter_options, filters, publication_choices
+from bot.discord.translate import command_text, lang_of
 from bot.discord.views import PagerView
+from bot.i18n import translate
 from corpus.store import DocumentInfo
 
 SEARCH_PAGES = 5  # /search fetches this many pages at once and pages through them
@@ -30,9 +32,9 @@ class Lookup(commands.Cog):
     def __init__(self, bot: StewardBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="search", description="List the passages that match a query")
-    @app_commands.describe(query="Words or a question to look for",
-                           private="Only you see the results")
+    @app_commands.command(name="search", description=command_text("search"))
+    @app_commands.describe(query=command_text("search_query"),
+                           private=command_text("search_private"))
     @filter_options
     @app_commands.check(question_cooldown)  # a search costs what a question costs
     async def search(
@@ -54,17 +56,17 @@ class Lookup(commands.Cog):
         hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
                                            chosen)
         total = _pages(len(hits), size)
+        lang = lang_of(interaction)
 
         def render(page: int) -> discord.Embed:
-            return embeds.search_embed(query, hits, page, size, total)
+            return embeds.search_embed(query, hits, page, size, total, lang)
 
         await PagerView.send(self.bot, interaction, render, total, command="/search",
                              ephemeral=private)
 
-    @app_commands.command(name="source",
-                          description="Your union's documents, newest first, or one in full")
-    @app_commands.describe(document="Pick a document by its title (leave empty for the list)",
-                           private="Only you see it")
+    @app_commands.command(name="source", description=command_text("source"))
+    @app_commands.describe(document=command_text("source_document"),
+                           private=command_text("source_private"))
     async def source(
         self, interaction: discord.Interaction, document: str | None = None,
         private: bool = False,
@@ -74,15 +76,17 @@ class Lookup(commands.Cog):
             await self._one_document(interaction, document, private)
             return
         docs = await self.bot.run_io(self.bot.steward.documents)
-        await self._document_list(interaction, "Documents", docs, private)
+        await self._document_list(interaction, translate("documents.all", lang_of(interaction)),
+                                  docs, private)
 
     @source.autocomplete("document")
     async def _document(self, interaction: discord.Interaction, current: str
                         ) -> list[app_commands.Choice[str]]:
         return await document_choices(self.bot, current)
 
-    @app_commands.command(name="latest", description="The newest bulletins and articles")
-    @app_commands.describe(publication="Only this publication", count="How many (1-25)")
+    @app_commands.command(name="latest", description=command_text("latest"))
+    @app_commands.describe(publication=command_text("latest_publication"),
+                           count=command_text("latest_count"))
     @app_commands.autocomplete(publication=publication_choices)
     async def latest(
         self, interaction: discord.Interaction, publication: str | None = None,
@@ -91,7 +95,9 @@ class Lookup(commands.Cog):
         await interaction.response.defer(thinking=True)
         docs = await self.bot.run_io(self.bot.steward.documents, filters(publication=publication),
                                      count)
-        title = f"Latest from {publication}" if publication else "Latest documents"
+        lang = lang_of(interaction)
+        title = (translate("documents.latest_from", lang, publication=publication) if publication
+                 else translate("documents.latest", lang))
         await self._document_list(interaction, title, docs, False)
 
     async def _document_list(
@@ -99,9 +105,10 @@ class Lookup(commands.Cog):
         private: bool,
     ) -> None:
         total = _pages(len(docs), DOCUMENTS_PAGE)
+        lang = lang_of(interaction)
 
         def render(page: int) -> discord.Embed:
-            return embeds.documents_embed(title, docs, page, DOCUMENTS_PAGE, total)
+            return embeds.documents_embed(title, docs, page, DOCUMENTS_PAGE, total, lang)
 
         name = interaction.command.name if interaction.command else "source"
         await PagerView.send(self.bot, interaction, render, total, command=f"/{name}",
@@ -112,7 +119,7 @@ class Lookup(commands.Cog):
         info = await self.bot.run_io(self.bot.steward.document_info, doc_id)
         document = await self.bot.run_io(self.bot.steward.document, doc_id)
         if info is None or document is None:
-            raise UserError("I don't know that document; pick one from the list as you type.")
+            raise UserError(key="documents.unknown")
         opening = document.text[:OPENING_CHARS]
         pages = embeds.source_pages(opening, None, embeds.DESCRIPTION_MAX - 200)
         body = pages[0] + ("\n\n…" if len(pages) > 1 or len(document.text) > OPENING_CHARS
@@ -121,11 +128,14 @@ class Lookup(commands.Cog):
                               description=body, colour=embeds.COLOUR)
         if info.url and embeds.safe_url(info.url):
             embed.url = embeds.safe_url(info.url)
-        embed.add_field(name="Document", value=embeds.document_line(info)[:1024], inline=False)
+        lang = lang_of(interaction)
+        embed.add_field(name=translate("documents.field_document", lang),
+                        value=embeds.document_line(info, lang=lang)[:1024], inline=False)
         if info.tags:
-            embed.add_field(name="Tags", value=text.fit(", ".join(info.tags), 1024),
-                            inline=False)
-        embed.set_footer(text=f"id: {info.doc_id}"[: embeds.FOOTER_MAX])
+            embed.add_field(name=translate("documents.field_tags", lang),
+                            value=text.fit(", ".join(info.tags), 1024), inline=False)
+        embed.set_footer(text=translate("documents.id", lang, doc_id=info.doc_id)
+                         [: embeds.FOOTER_MAX])
         await interaction.followup.send(embed=embed, ephemeral=private, allowed_mentions=NO_PINGS)
 
 
