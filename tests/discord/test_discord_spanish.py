@@ -151,3 +151,16 @@ async def test_synced_commands_carry_spanish_descriptions(fake: FakeDiscord, bot
     assert not options["since"].get("name_localizations")
     admin = {o["name"]: o for o in synced["admin"]["options"]}
     assert admin["stats"]["description_localizations"]["es-ES"] == _es("commands.admin_stats")
+
+
+    def unlocalized(items: list[dict[str, Any]], where: str) -> list[str]:
+        missing = []
+        for item in items:
+            name = f"{where}{item['name']}"
+            if item.get("description") and set(item.get("description_localizations") or {}) \
+                    != {"es-ES", "es-419"}:
+                missing.append(name)
+            missing += unlocalized(item.get("options") or [], name + " ")
+        return missing
+
+    assert unlocalized(fake.commands[None], "/") == [], "descriptions without Spanish"
