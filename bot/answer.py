@@ -100,6 +100,9 @@ class Quote:
     end: int
     # Other documents holding (nearly) the same text: the quote is shown once, "also in" these.
     also_in: tuple[Citation, ...] = ()
+    # The quoted passage's language (ISO 639-1; None when unknown): replies in another
+    # language say what language the verbatim quote is in.
+    language: str | None = None
 
 
 @dataclass
@@ -209,6 +212,7 @@ class Answerer:
                 citation=citation_for(hit),
                 start=base + start,
                 end=base + end,
+                language=hit.passage.language,
             )
             quotes.append((confidence + self.settings.order_weight * shares[key], quote))
         return quotes

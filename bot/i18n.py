@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 
-from corpus.language import detect_language
+from corpus.language import detect_language, language_label
 
 LANGUAGES = ("en", "es")
 DEFAULT = "en"
@@ -49,6 +49,18 @@ def translate(key: str, lang: str | None = DEFAULT, /, **values: object) -> str:
 
 
 t = translate
+
+
+def quoted_in(language: str | None, lang: str | None) -> str | None:
+    """"quoted in English" for a quote in ``language`` shown in a ``lang`` reply; None when
+    they are the same or the quote's language is unknown (the quote itself is never
+    translated, so the member is told what language it is in)."""
+    lang = lang if lang in LANGUAGES else DEFAULT
+    if not language or language == lang:
+        return None
+    key = f"languages.{language}"
+    name = translate(key, lang) if key in catalogue(DEFAULT) else language_label(language)
+    return translate("answer.quoted_in", lang, language=name)
 
 
 def placeholders(text: str) -> set[str]:

@@ -94,3 +94,11 @@ def test_question_language_on_the_dev_set() -> None:
     undecided = sum(got is None for _lang, got in detected)
     assert not wrong
     assert undecided <= 0.02 * len(rows)
+
+
+def test_a_quote_in_another_language_is_named_in_the_reply_language() -> None:
+    assert i18n.quoted_in("en", "es") == "citado en inglés"
+    assert i18n.quoted_in("es", "en") == "quoted in Spanish"
+    assert i18n.quoted_in("fr", "es") == "citado en fr (français)"
+    assert i18n.quoted_in("en", "en") is None
+    assert i18n.quoted_in(None, "es") is None

@@ -37,6 +37,7 @@ async def test_spanish_member_gets_spanish_framing_and_the_verbatim_english_quot
     answer = await inter.followup(timeout=ANSWER_TIMEOUT)
     assert answer.ok
     assert EXPECTED_QUOTE in description(answer)  # the document's words, untranslated
+    assert "*citado en inglés*" in description(answer)  # and the reply says so
     assert embed(answer)["footer"]["text"] == _es("answer.footer")
     assert _labels(answer) == {"Más pasajes", "Ver fuente", "👍", "👎"}
 
@@ -95,6 +96,7 @@ async def test_a_mention_follows_its_question_then_the_server(
         # an English question is answered in English, whatever the server prefers
         assert reply["embeds"][0]["footer"]["text"] == translate("answer.footer", "en")
         assert EXPECTED_QUOTE in reply["embeds"][0]["description"]
+        assert "quoted in" not in reply["embeds"][0]["description"]  # same language: no note
     fake.assert_no_violations()
 
 
