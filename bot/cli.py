@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from bot import render
+from bot import i18n, render
 from bot.app import FilterError, Steward, parse_date, parse_filters, parse_language
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
@@ -34,6 +34,8 @@ DEMO_QUESTIONS = (
     "How much did US union membership grow after 1935?",
     "What is a welga ng bayan?",
     "What is a good recipe for pizza dough?",
+    # Answered from an English bulletin, framed in Spanish (the quote stays as written).
+    "¿Cuánto creció la afiliación sindical en Estados Unidos después de 1935?",
 )
 
 
@@ -59,6 +61,20 @@ def _option_error(err: FilterError) -> UsageError:
     return UsageError(f"--{err.option}: {err.problem}")
 
 
+def _add_lang(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    """``--lang``: the language Steward replies in (not --language, the passage filter).
+    Accepted before or after the command; the command's own copy leaves it unset unless
+    given, so ``steward --lang es ask ...`` and ``steward ask ... --lang es`` both work."""
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, default=default,
+                        help="the language Steward replies in (default: from LC_ALL/LANG, else en)")
+
+
+def _reply_lang(args: argparse.Namespace) -> str:
+    """--lang, else the shell's language (LC_ALL, LC_MESSAGES, LANG) when Steward speaks it,
+    else English."""
+    return getattr(args, "lang", None) or i18n.from_environment()
+
+
 def _filters(args: argparse.Namespace) -> Filters:
     try:
         return parse_filters(since=args.since, until=args.until, publication=args.publication,
@@ -76,9 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="settings file (default: ./config.toml or $STEWARD_CONFIG)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the store and index live ($STEWARD_DATA_DIR)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    _add_lang(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="the demo on the shipped bulletins, or the bot when DISCORD_TOKEN is set")
+    _add_lang(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("ingest", help="read documents (files, folders, URLs) into the store and index")
@@ -101,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("ask", help="answer a question with quotes and citations")
+    _add_lang(p)
     p.add_argument("question", nargs="?")
     p.add_argument("--batch", metavar="FILE", help="one question per line ('-' for stdin); JSON lines out")
     p.add_argument("--json", action="store_true")
@@ -108,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("search", help="list the passages matching a query")
+    _add_lang(p)
     p.add_argument("query", nargs="?")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin); JSON lines out")
@@ -116,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("chat", help="ask questions interactively (more, source N, quit)")
+    _add_lang(p)
     _add_filters(p)
     p.set_defaults(func=cmd_chat)
 
@@ -233,7 +254,7 @@ def cmd_ask(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps(render.answer_json(answer), ensure_ascii=False, indent=2), file=out)
     else:
-        print(render.answer_text(answer, color=out.isatty()), file=out)
+        print(render.answer_text(answer, color=out.isatty(), lang=_reply_lang(args)), file=out)
     return 0
 
 
@@ -255,13 +276,14 @@ def cmd_search(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps(render.search_json(args.query, hits), ensure_ascii=False, indent=2), file=out)
     else:
-        print(render.search_text(args.query, hits), file=out)
+        print(render.search_text(args.query, hits, _reply_lang(args)), file=out)
     return 0
 
 
-def chat(steward: Steward, filters: Filters, inp: TextIO, out: TextIO, prompt: bool = True) -> None:
+def chat(steward: Steward, filters: Filters, inp: TextIO, out: TextIO, prompt: bool = True,
+         lang: str = "en") -> None:
     """The interactive loop: a question, ``more``, ``source N``, ``help``, ``quit``."""
-    print("Ask a question about the bulletins (more · source N · help · quit).", file=out)
+    print(i18n.translate("cli.chat_intro", lang), file=out)
     last = None
     color = out.isatty()
     while True:
@@ -277,44 +299,43 @@ def chat(steward: Steward, filters: Filters, inp: TextIO, out: TextIO, prompt: b
         if word in ("quit", "exit", "q"):
             break
         if word in ("help", "?"):
-            print("Type a question. `more`: the next passages. `source N`: the full context of "
-                  "quote N. `quit`: leave.", file=out)
+            print(i18n.translate("cli.chat_help", lang), file=out)
         elif word == "more":
             if last is None:
-                print("Ask a question first.", file=out)
+                print(i18n.translate("cli.ask_first", lang), file=out)
                 continue
             following = steward.ask(last.question, filters, page=last.page + 1)
             if following.quotes:
                 last = following
-                print(render.answer_text(last, color), file=out)
+                print(render.answer_text(last, color, lang=lang), file=out)
             else:
-                print("No more passages that match well enough.", file=out)
+                print(i18n.translate("cli.no_more", lang), file=out)
         elif word.startswith("source"):
-            print(_source(steward, last, text), file=out)
+            print(_source(steward, last, text, lang), file=out)
         else:
             last = steward.ask(text, filters)
-            print(render.answer_text(last, color), file=out)
+            print(render.answer_text(last, color, lang=lang), file=out)
 
 
-def _source(steward: Steward, answer: object, text: str) -> str:
+def _source(steward: Steward, answer: object, text: str, lang: str = "en") -> str:
     from bot.answer import Answer
 
     parts = text.split()
     if not isinstance(answer, Answer) or not answer.quotes:
-        return "Ask a question first; then `source N` shows where quote N comes from."
+        return i18n.translate("cli.source_first", lang)
     if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(answer.quotes):
-        return f"Say `source N` with N from 1 to {len(answer.quotes)}."
+        return i18n.translate("cli.source_which", lang, count=len(answer.quotes))
     quote = answer.quotes[int(parts[1]) - 1]
     context = steward.source_context(quote.doc_id, quote.start, quote.end)
     if context is None:
-        return "That document has been removed."
+        return i18n.translate("cli.removed", lang)
     return context + "\n" + quote.citation.label()
 
 
 def cmd_chat(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     filters = _filters(args)
     _announce_samples(steward, args.quiet)
-    chat(steward, filters, sys.stdin, out, prompt=sys.stdin.isatty())
+    chat(steward, filters, sys.stdin, out, prompt=sys.stdin.isatty(), lang=_reply_lang(args))
     return 0
 
 
@@ -357,15 +378,18 @@ def cmd_run(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
 
         return run_bot(steward, steward.config.discord, sync=None)
     _announce_samples(steward, args.quiet)
-    print("No DISCORD_TOKEN set, so here is Steward in the terminal, on the shipped bulletins.\n", file=out)
+    lang = _reply_lang(args)
+    print(i18n.translate("cli.demo_intro", lang) + "\n", file=out)
     for question in DEMO_QUESTIONS:
-        print(f"Q: {question}", file=out)
-        print(render.answer_text(steward.ask(question), color=out.isatty()), file=out)
+        # Without --lang each demo question is answered in its own language, to show both.
+        asked = getattr(args, "lang", None) or i18n.detect(question) or lang
+        print(i18n.translate("cli.demo_question", asked, question=question), file=out)
+        print(render.answer_text(steward.ask(question), color=out.isatty(), lang=asked), file=out)
         print(file=out)
     if sys.stdin.isatty():
-        chat(steward, Filters(), sys.stdin, out)
+        chat(steward, Filters(), sys.stdin, out, lang=lang)
     else:
-        print("Ask your own: steward ask \"QUESTION\"  ·  steward chat", file=out)
+        print(i18n.translate("cli.demo_outro", lang), file=out)
     return 0
 
 

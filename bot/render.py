@@ -1,10 +1,12 @@
-"""Answers and search results as terminal text and as JSON (a stable interface for scripts)."""
+"""Answers and search results as terminal text (framed in the reply language: ``lang``) and
+as JSON (a stable interface for scripts, never translated). Quotes are shown verbatim."""
 
 from __future__ import annotations
 
 import textwrap
 
 from bot.answer import Answer, Quote
+from bot.i18n import quoted_in, translate
 from embeddings.search import Hit
 
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -21,12 +23,12 @@ def _highlight(quote: Quote, color: bool) -> str:
     return before + marked + after
 
 
-def answer_text(answer: Answer, color: bool = False, width: int = 88) -> str:
+def answer_text(answer: Answer, color: bool = False, width: int = 88, lang: str = "en") -> str:
     """A readable answer: numbered quotes, the key sentence highlighted, then citations."""
     if not answer.answered:
-        lines = [f"The bulletins don't seem to cover that: nothing matched “{answer.question}” closely enough."]
+        lines = [translate("cli.not_covered", lang, question=answer.question)]
         if answer.closest:
-            lines.append("Closest documents:")
+            lines.append(translate("cli.closest", lang))
             lines += [f"  - {title}  [{doc_id}]" for doc_id, title in answer.closest]
         return "\n".join(lines)
     lines: list[str] = []
@@ -36,13 +38,16 @@ def answer_text(answer: Answer, color: bool = False, width: int = 88) -> str:
                                 subsequent_indent="    ", break_on_hyphens=False)
         lines.append(wrapped)
         lines.append("")
-    lines.append("Sources:")
+    lines.append(translate("cli.sources", lang))
     for quote in answer.quotes:
         label = quote.citation.label()
+        note = quoted_in(quote.language, lang)
+        label += f" ({note})" if note else ""
         lines.append(f"  [{quote.n}] {_DIM + label + _RESET if color else label}")
         if quote.also_in:
             also = "; ".join(c.label() for c in quote.also_in)
-            lines.append(f"      also in: {_DIM + also + _RESET if color else also}")
+            also = _DIM + also + _RESET if color else also
+            lines.append("      " + translate("cli.also_in", lang, documents=also))
     return "\n".join(lines)
 
 
@@ -95,12 +100,12 @@ def first_line(text: str, limit: int = 140) -> str:
     return cut + " …"
 
 
-def search_text(query: str, hits: list[Hit]) -> str:
+def search_text(query: str, hits: list[Hit], lang: str = "en") -> str:
     if not hits:
-        return f"No passages match “{query}”."
+        return translate("cli.no_match", lang, query=query)
     lines = []
     for rank, h in enumerate(hits, start=1):
-        date = h.document.date.isoformat() if h.document.date else "undated"
+        date = h.document.date.isoformat() if h.document.date else translate("cli.undated", lang)
         lines.append(f"{rank:>2}. {h.document.title} ({date}, {h.passage.locator_label})")
         lines.append(f"    {first_line(h.passage.text)}")
     return "\n".join(lines)
