@@ -166,3 +166,29 @@ async def test_synced_commands_carry_spanish_descriptions(fake: FakeDiscord, bot
         return missing
 
     assert unlocalized(fake.commands[None], "/") == [], "descriptions without Spanish"
+
+
+def test_every_error_a_member_can_meet_is_said_in_spanish() -> None:
+    from discord import app_commands
+
+    from bot.discord.checks import NotStewardAdmin, QuestionCooldown
+    from bot.discord.errors import UserError, describe
+
+    cooldown = QuestionCooldown(app_commands.Cooldown(5, 60.0), 12.4)
+    said = {
+        "cooldown": describe(cooldown, "es"),
+        "admin": describe(NotStewardAdmin("Stewards"), "es"),
+        "user": describe(UserError(key="admin.bad_url"), "es"),
+        "no_dm": describe(app_commands.NoPrivateMessage(), "es"),
+        "check": describe(app_commands.CheckFailure(), "es"),
+    }
+    assert said == {
+        "cooldown": _es("errors.cooldown", rate=5, per="60", wait="12"),
+        "admin": _es("errors.not_admin_role", role="Stewards"),
+        "user": _es("admin.bad_url"),
+        "no_dm": _es("errors.no_dm"),
+        "check": _es("errors.check_failed"),
+    }
+    # the English wording is what it always was
+    assert describe(cooldown, "en").startswith("You've asked 5 questions in the last 60 seconds")
+    assert str(UserError(key="admin.bad_url")) == "The URL must start with http:// or https://."
