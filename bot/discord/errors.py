@@ -46,14 +46,19 @@ class UserError(Exception):
         return str(self)
 
 
-_NOT_A_DATE = " is not a date; use YYYY-MM-DD"
+# The service's FilterError problems ("'x' is not a date; ...") and their catalogue keys.
+_FILTER_PROBLEMS = {
+    " is not a date; use YYYY-MM-DD": "errors.bad_date",
+    " is not a language; use a two-letter code such as en or es": "errors.bad_language",
+}
 
 
 def filter_problem(error: FilterError, lang: str) -> str:
     """A filter the service could not read, in ``lang`` (as the service said it otherwise)."""
-    if error.problem.endswith(_NOT_A_DATE):
-        return translate("errors.bad_date", lang, option=error.option,
-                         value=error.problem.removesuffix(_NOT_A_DATE))
+    for ending, key in _FILTER_PROBLEMS.items():
+        if error.problem.endswith(ending):
+            return translate(key, lang, option=error.option,
+                             value=error.problem.removesuffix(ending))
     return str(error)
 
 

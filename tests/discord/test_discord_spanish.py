@@ -105,6 +105,11 @@ async def test_errors_are_in_the_members_language(fake: FakeDiscord, bot: Any) -
                                           locale="es-ES")
     edit = await inter.response("edit", timeout=10)
     assert edit.data["content"] == _es("errors.bad_date", option="since", value="'la semana'")
+    inter = await fake.send_slash_command("search", {"query": "huelga", "language": "klingon"},
+                                          locale="es-419")
+    edit = await inter.response("edit", timeout=10)
+    assert edit.data["content"] == _es("errors.bad_language", option="language",
+                                       value="'klingon'")
 
     member = fake.user("organizer")
     inter = await fake.send_slash_command("admin stats", {}, user=member, locale="es-419")
