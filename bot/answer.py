@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from corpus.store import Filters, Store
-from embeddings.keyword import tokenize
+from embeddings.keyword import query_language, rules_language, tokenize
 from embeddings.search import Hit, Searcher
 
 # Below this confidence Steward says the bulletins don't cover a question; config.toml's
@@ -158,10 +158,14 @@ class Answerer:
         query = f"{context.strip()} {question}" if context else question
         per_page = self.settings.max_quotes
         qvec = self.searcher.encode_query(query)
-        hits = self.searcher.search(query, limit=(page + 1) * per_page, filters=filters, query_vector=qvec)
+        # The question's own language picks the keyword rules (an earlier question in the
+        # thread helps retrieval, but this one is what is asked).
+        language = query_language(question)
+        hits = self.searcher.search(query, limit=(page + 1) * per_page, filters=filters, query_vector=qvec,
+                                    language=language)
         closest = _closest(hits, self.settings.closest_titles)
         page_hits = hits[page * per_page : (page + 1) * per_page]
-        quotes = _best_first(self._quotes(question, qvec, page_hits), self.settings.duplicate_similarity)
+        quotes = _best_first(self._quotes(question, qvec, page_hits, language), self.settings.duplicate_similarity)
         # The best quote decides: if even it is weak, say so rather than quote it.
         confident = [q for q in quotes if q.score >= self.settings.min_confidence]
         top = max((q.score for q in quotes), default=0.0)
@@ -170,13 +174,17 @@ class Answerer:
         numbered = [_renumber(q, n) for n, q in enumerate(confident, start=1)]
         return Answer(question, True, numbered, closest, top, page)
 
-    def _quotes(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[tuple[float, Quote]]:
-        """Each hit's quote, with the number that orders it among the others."""
+    def _quotes(
+        self, question: str, qvec: np.ndarray, hits: list[Hit], language: str | None = None,
+    ) -> list[tuple[float, Quote]]:
+        """Each hit's quote, with the number that orders it among the others; ``language``
+        is the question's (None: detected)."""
         if not hits:
             return []
         # Spans are relative to each passage: a quote never leaves its passage.
         sentences = self.searcher.sentences([h.passage for h in hits])
-        q_terms = topic_terms(set(tokenize(question)))
+        lang = rules_language(language) if language is not None else query_language(question)
+        q_terms = topic_terms(set(tokenize(question, lang)), lang)
         # Sorted: the confidence sums the rarities in this order, and a set's order is the hash seed's.
         rarity = self.searcher.idf(sorted(q_terms))
         w = self.settings.coverage_weight
@@ -189,7 +197,10 @@ class Answerer:
             if all(headings):
                 continue  # a heading alone is never an answer
             sims = vectors @ qvec
-            shares = [_overlap(q_terms, body[a:b]) for a, b in spans]
+            # The passage's words by its own language's rules; in another language than the
+            # question's they cannot cover it (see the confidence below).
+            plang = rules_language(hit.passage.language)
+            shares = [_overlap(q_terms, body[a:b], plang) for a, b in spans]
             scores = [
                 -np.inf if heading else
                 float(s) + self.settings.lexical_weight * o + self.settings.fact_weight * _carries(wanted, body[a:b])
@@ -199,9 +210,11 @@ class Answerer:
             first, last = self._window(spans, scores, key)
             last = _complete(body, spans, headings, last)
             start, end = spans[first][0], spans[last][1]
-            confidence = (1 - w) * max(hit.dense, float(sims[key])) + w * _coverage(
-                rarity, f"{hit.document.title}\n{body}"
-            )
+            semantic = max(hit.dense, float(sims[key]))
+            # A passage in another language shares none of the question's words whatever it
+            # says: its semantic match alone speaks for it (as in search's fusion).
+            coverage = _coverage(rarity, f"{hit.document.title}\n{body}", plang) if plang == lang else semantic
+            confidence = (1 - w) * semantic + w * coverage
             quote = Quote(
                 n=n,
                 text=body[start:end],
@@ -321,26 +334,38 @@ QUESTION_WORDS = frozenset(tokenize(
     "any some anyone someone anything something about just still also really please "
     "tell know want need go going"
 ))
+# The same for Spanish questions (beyond the Spanish stop words): how a member asks, by the
+# Spanish rules ("cuántos", typed with or without its accent, is one term).
+QUESTION_WORDS_ES = frozenset(tokenize(
+    "cómo como cuál cuáles cual cuales cuánto cuánta cuántos cuántas cuándo dónde adónde quién "
+    "quiénes qué puedo puede podemos pueden podría podríamos pueda puedan debo debe debemos deben "
+    "hacer hago hace hacen quiero quiere queremos necesito necesita necesitamos saber sé sabe "
+    "alguien algún alguna alguno cualquier usted ustedes vos ir voy vamos va van "
+    "decir dice dicen favor así aquí ahí acá allí toca tocan pasa pasar existe existen "
+    "hola gracias oye entonces verdad", "es",
+))
+_QUESTION_WORDS = {"en": QUESTION_WORDS, "es": QUESTION_WORDS_ES}
 
 
-def topic_terms(terms: set[str]) -> set[str]:
-    """``terms`` (tokenized) less ``QUESTION_WORDS``; all of them when nothing else is left."""
-    return (terms - QUESTION_WORDS) or terms
+def topic_terms(terms: set[str], language: str | None = None) -> set[str]:
+    """``terms`` (tokenized by ``language``'s rules) less that language's question words;
+    all of them when nothing else is left."""
+    return (terms - _QUESTION_WORDS.get(rules_language(language), frozenset())) or terms
 
 
-def _coverage(rarity: dict[str, float], text: str) -> float:
+def _coverage(rarity: dict[str, float], text: str, language: str | None = None) -> float:
     """The idf-weighted share of the question's words that ``text`` contains (0 to 1)."""
     total = sum(rarity.values())
     if not total:
         return 0.0
-    words = set(tokenize(text))
+    words = set(tokenize(text, language))
     return sum(v for t, v in rarity.items() if t in words) / total
 
 
-def _overlap(q_terms: set[str], sentence: str) -> float:
+def _overlap(q_terms: set[str], sentence: str, language: str | None = None) -> float:
     if not q_terms:
         return 0.0
-    return len(q_terms & set(tokenize(sentence))) / len(q_terms)
+    return len(q_terms & set(tokenize(sentence, language))) / len(q_terms)
 
 
 def _closest(hits: list[Hit], limit: int) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ __all__ = [
     "ISO_639_1",
     "detect_language",
     "language_label",
+    "likeliest_language",
     "normalize_language",
     "passage_language",
     "with_detected_language",
@@ -123,6 +124,20 @@ def detect_language(text: str, sample_chars: int = PASSAGE_SAMPLE_CHARS) -> str 
     if confidence < MIN_CONFIDENCE or code not in ISO_639_1:
         return None
     return code
+
+
+def likeliest_language(text: str, candidates: Iterable[str]) -> str | None:
+    """Of ``candidates`` (ISO 639-1 codes), the one py3langid ranks ``text`` likeliest to be
+    written in, however short the text: for choosing between a few known languages (e.g. the
+    ones keyword search has rules for) where ``detect_language`` cannot tell. None when
+    ``text`` has no letters or no candidate is a language py3langid knows."""
+    wanted = set(candidates)
+    if not wanted or not any(c.isalpha() for c in text):
+        return None
+    for code, _probability in _get_identifier().rank(text[:PASSAGE_SAMPLE_CHARS]):
+        if code in wanted:
+            return code
+    return None
 
 
 def passage_language(text: str, fallback: str | None) -> str | None:

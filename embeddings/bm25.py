@@ -17,10 +17,11 @@ rounding; tests/test_scale.py checks it), and the files are bm25s' own, so
     keyword/tf.npy       float32 term count of every (term, passage) entry, aligned with
                          data.csc.index.npy / indices.csc.index.npy
     keyword/doclen.npy   int64 token count of every passage (by position, as vids.npy)
-    keyword/terms.json   {"tokenizer": signature of keyword.tokenize, "format": 1}
+    keyword/terms.json   {"tokenizer": signature of keyword.tokenize, "format": 2}
 
-When tokenisation changes (see ``tokenizer_signature``) the cache is ignored and the next
-generation tokenises everything once.
+and ``keyword/languages.npy`` (each passage's rules language, written by ``KeywordIndex.save``),
+so a passage keeps the rules it was tokenised by. When tokenisation changes (see
+``tokenizer_signature``) the cache is ignored and the next generation tokenises everything once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import inspect
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,29 +40,23 @@ import bm25s
 import numpy as np
 
 from embeddings import keyword
-from embeddings.keyword import KeywordIndex, tokenize
+from embeddings.keyword import LANGUAGES_FILE, KeywordIndex, language_codes, tokenize, tokenizer_recipe
 
 TERMS_FILE = "terms.json"
-FORMAT = 1
+FORMAT = 2  # 2: per-language tokenisation, languages.npy beside the counts
 EMPTY_DOC = "\u2205"  # KeywordIndex.build's token for a passage with no words
 IDF_METHODS = ("lucene", "robertson", "atire")
 
 
-_PROBE = (
-    "The stewards' Committee met on Feb. 1, 2023 at Local 1199: nurses, drivers and teachers "
-    "voted 94% to STRIKE over unpaid overtime, heat, and safe-staffing ratios — ¡Huelga! naïve café x2"
-)
-
-
 @lru_cache(maxsize=1)
 def tokenizer_signature() -> str:
-    """Changes when tokenisation changes: ``tokenize``'s source, its pattern, stop words and
-    stemmer, and its output on a probe text (edits elsewhere in keyword.py keep the cache)."""
+    """Changes when tokenisation changes: ``tokenize``'s source, its pattern, and the recipe
+    (each language's stemmer, stop words, folding, and the output on probe texts); edits
+    elsewhere in keyword.py keep the cache."""
     parts = [
         inspect.getsource(keyword.tokenize),
         getattr(getattr(keyword, "_TOKEN", None), "pattern", ""),
-        " ".join(sorted(getattr(keyword, "_STOPWORDS", ()))),
-        " ".join(tokenize(_PROBE)),
+        json.dumps(tokenizer_recipe(), sort_keys=True),
     ]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
 
@@ -72,9 +67,9 @@ def build_params() -> dict[str, object]:
     return {"k1": keyword.K1, "b": keyword.B, "method": "lucene"}
 
 
-def passage_tokens(text: str) -> list[str]:
-    """What ``KeywordIndex.build`` indexes for one passage."""
-    return tokenize(text) or [EMPTY_DOC]
+def passage_tokens(text: str, language: str | None = None) -> list[str]:
+    """What ``KeywordIndex.build`` indexes for one passage in ``language``."""
+    return tokenize(text, language) or [EMPTY_DOC]
 
 
 @dataclass
@@ -87,6 +82,11 @@ class TermCounts:
     indices: np.ndarray  # int32 [nnz]: passage positions, ascending within a term
     tf: np.ndarray  # float32 [nnz]: count of the term in the passage
     vocab: dict[str, int]
+    languages: np.ndarray | None = None  # uint8 [N]: rules language (keyword.LANGUAGES position)
+
+    def __post_init__(self) -> None:
+        if self.languages is None:
+            self.languages = np.zeros(len(self.vids), np.uint8)
 
     @classmethod
     def empty(cls) -> TermCounts:
@@ -119,6 +119,7 @@ class TermCounts:
                     indices=np.load(directory / "indices.csc.index.npy").astype(np.int32, copy=False),
                     tf=np.load(directory / "tf.npy").astype(np.float32, copy=False),
                     vocab=vocab,
+                    languages=np.load(directory / LANGUAGES_FILE).astype(np.uint8, copy=False),
                 )
         except (OSError, ValueError, KeyError):
             return None
@@ -127,15 +128,21 @@ class TermCounts:
             or len(counts.tf) != len(counts.indices)
             or len(counts.indptr) != len(counts.vocab) + 1
             or int(counts.indptr[-1]) != len(counts.indices)
+            or len(counts.languages) != len(counts.vids)  # type: ignore[arg-type]
         ):
             return None
         return counts
 
-    def update(self, removed: np.ndarray, added_vids: Sequence[int], added_tokens: Sequence[list[str]]) -> TermCounts:
-        """New counts without the ``removed`` vids and with the added passages at the end."""
+    def update(
+        self, removed: np.ndarray, added_vids: Sequence[int], added_tokens: Sequence[list[str]],
+        added_languages: Sequence[str | None] | None = None,
+    ) -> TermCounts:
+        """New counts without the ``removed`` vids and with the added passages at the end
+        (tokenised by the rules of ``added_languages``; None: the default rules)."""
         n_terms = len(self.indptr) - 1
         indptr, indices, tf = self.indptr, self.indices, self.tf
-        vids, doclen = self.vids, self.doclen
+        vids, doclen, langs = self.vids, self.doclen, self.languages
+        assert langs is not None  # set by __post_init__
         keep = ~np.isin(vids, np.asarray(removed, np.int64)) if len(removed) else None
         if keep is not None and not keep.all():
             new_position = (np.cumsum(keep) - 1).astype(np.int32)
@@ -145,7 +152,7 @@ class TermCounts:
             tf = tf[entry_keep]
             indptr = np.zeros(n_terms + 1, np.int64)
             np.cumsum(np.bincount(terms, minlength=n_terms), out=indptr[1:])
-            vids, doclen = vids[keep], doclen[keep]
+            vids, doclen, langs = vids[keep], doclen[keep], langs[keep]
         vocab = self.vocab
         if len(added_vids):
             vocab = dict(vocab)
@@ -174,7 +181,9 @@ class TermCounts:
             indptr[1:] += np.cumsum(np.bincount(t, minlength=grown))
             vids = np.concatenate([vids, np.asarray(added_vids, np.int64)])
             doclen = np.concatenate([doclen, np.asarray(lengths, np.int64)])
-        return TermCounts(vids, doclen, indptr, indices.astype(np.int32, copy=False), tf, vocab)
+            added = list(added_languages) if added_languages is not None else [None] * len(added_vids)
+            langs = np.concatenate([langs, language_codes(added)])
+        return TermCounts(vids, doclen, indptr, indices.astype(np.int32, copy=False), tf, vocab, langs)
 
     def scores(self, k1: float, b: float, method: str = "lucene") -> np.ndarray:
         """BM25 score of every entry, exactly as bm25s computes and rounds it."""
@@ -203,7 +212,7 @@ class TermCounts:
     def keyword_index(self, k1: float, b: float, method: str = "lucene") -> KeywordIndex:
         """A KeywordIndex over these counts (bm25s' own object, so it saves and loads as usual)."""
         if not len(self.vids):
-            return KeywordIndex(bm25s.BM25(), self.vids)
+            return KeywordIndex(bm25s.BM25(), self.vids, self.languages)
         model = bm25s.BM25(k1=k1, b=b, method=method)
         model.scores = {
             "data": self.scores(k1, b, method),
@@ -214,7 +223,7 @@ class TermCounts:
         model.vocab_dict = self.vocab
         model.nonoccurrence_array = None  # only BM25L and BM25+ have one
         model.unique_token_ids_set = set(self.vocab.values())
-        return KeywordIndex(model, self.vids)
+        return KeywordIndex(model, self.vids, self.languages)
 
     def save_extra(self, directory: Path) -> None:
         """The counts beside a saved KeywordIndex (which wrote vids, indices, indptr, vocab)."""
@@ -231,11 +240,13 @@ def build_keyword(
     wanted: np.ndarray,
     texts_for: Callable[[list[int]], dict[int, str]],
     out: Path,
+    languages_for: Callable[[list[int]], Mapping[int, str | None]] | None = None,
 ) -> tuple[KeywordIndex, int]:
     """Write the keyword index for the passages ``wanted`` into ``out``.
 
     ``previous`` is the current generation's keyword folder (None: start from nothing);
-    ``texts_for(vids)`` gives ``{vid: text to index}`` for passages it has to tokenise.
+    ``texts_for(vids)`` gives ``{vid: text to index}`` for passages it has to tokenise, and
+    ``languages_for(vids)`` their languages (None: every passage by the default rules).
     Returns the index and how many passages were tokenised.
     """
     params = build_params()
@@ -247,8 +258,10 @@ def build_keyword(
     removed = np.setdiff1d(counts.vids, wanted, assume_unique=True)
     added = np.setdiff1d(wanted, counts.vids, assume_unique=True).tolist()
     texts = texts_for(added) if added else {}
-    tokens = [passage_tokens(texts[v]) for v in added]
-    counts = counts.update(removed, added, tokens)
+    found = languages_for(added) if added and languages_for is not None else {}
+    languages = [found.get(v) for v in added]
+    tokens = [passage_tokens(texts[v], lang) for v, lang in zip(added, languages, strict=True)]
+    counts = counts.update(removed, added, tokens, languages)
     index = counts.keyword_index(k1, b, method)
     index.save(out)
     counts.save_extra(out)

@@ -32,7 +32,7 @@ from pathlib import Path
 from embeddings.dense import DenseIndex, DenseSettings
 from embeddings.encoder import EncoderSettings
 from embeddings.errors import IndexError_, IndexMismatch
-from embeddings.keyword import KeywordIndex
+from embeddings.keyword import KeywordIndex, tokenizer_recipe
 
 _GEN = re.compile(r"^gen-(\d{6})$")
 MANIFEST = "manifest.json"
@@ -67,6 +67,9 @@ class Manifest:
     backend: str = "torch"
     format_version: int = FORMAT_VERSION
     index_params: dict[str, object] = field(default_factory=dict)
+    # How the keyword index's terms were made (embeddings.keyword.tokenizer_recipe); {} in a
+    # generation from before the recipe was recorded (one language's rules for every passage).
+    keyword_tokenizer: dict[str, object] = field(default_factory=tokenizer_recipe)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -75,6 +78,7 @@ class Manifest:
     def read(cls, path: Path) -> Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            data.setdefault("keyword_tokenizer", {})  # written before recipes were recorded
             return cls(**data)
         except FileNotFoundError as err:
             raise IndexError_(
@@ -86,8 +90,22 @@ class Manifest:
             ) from err
 
 
-def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int | None = None) -> None:
-    """Raise IndexMismatch when the index was built differently from the configuration."""
+def keyword_tokenizer_problem(manifest: Manifest) -> str | None:
+    """What differs between the keyword tokenizer that built ``manifest``'s generation and
+    this Steward's, or None: questions tokenized one way cannot be matched to terms made
+    another way."""
+    if manifest.keyword_tokenizer == tokenizer_recipe():
+        return None
+    if not manifest.keyword_tokenizer:
+        return "a keyword tokenizer from an older Steward (one language's rules for every passage)"
+    return "another keyword tokenizer (stemmers, stop words or accent folding differ)"
+
+
+def check_manifest(
+    manifest: Manifest, settings: IndexSettings, dimension: int | None = None, keyword: bool = True,
+) -> None:
+    """Raise IndexMismatch when the index was built differently from the configuration;
+    ``keyword=False`` leaves out the keyword tokenizer (for the indexer, which rebuilds it)."""
     problems = []
     if manifest.model != settings.encoder.model:
         problems.append(f"model {manifest.model!r} (configured: {settings.encoder.model!r})")
@@ -97,6 +115,9 @@ def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int |
         problems.append(f"embed_title={manifest.embed_title} (configured: {settings.embed_title})")
     if manifest.chunker != settings.chunker:
         problems.append(f"chunker {manifest.chunker} (configured: {settings.chunker})")
+    tokenizer = keyword_tokenizer_problem(manifest) if keyword else None
+    if tokenizer:
+        problems.append(tokenizer)
     if problems:
         raise IndexMismatch(
             "the index was built with " + "; ".join(problems)
@@ -104,10 +125,10 @@ def check_manifest(manifest: Manifest, settings: IndexSettings, dimension: int |
         )
 
 
-def checked_manifest(folder: Path, settings: IndexSettings) -> Manifest:
+def checked_manifest(folder: Path, settings: IndexSettings, keyword: bool = True) -> Manifest:
     """The manifest of the generation in ``folder``, which must match ``settings``."""
     manifest = Manifest.read(folder / MANIFEST)
-    check_manifest(manifest, settings)
+    check_manifest(manifest, settings, keyword=keyword)
     return manifest
 
 

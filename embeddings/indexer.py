@@ -30,6 +30,7 @@ from embeddings.generations import (
     IndexSettings,
     Manifest,
     checked_manifest,
+    keyword_tokenizer_problem,
 )
 from embeddings.progress import progress_bar
 from embeddings.sentence_store import SentenceStore, remove_other_sentence_stores, sentence_store
@@ -84,8 +85,13 @@ class Indexer:
             # that one (or the pointer to it) is damaged: it is what the error messages advise.
             current = None if full else self.generations.current()
             dense: DenseIndex | None = None
+            # Keyword terms made by another tokenizer are rebuilt from the store (cheap; the
+            # vectors stay): searching refuses such a generation, so one is published even
+            # when no passage changed.
+            stale_keywords = False
             if current is not None and not full:
-                manifest = checked_manifest(current, self.settings)
+                manifest = checked_manifest(current, self.settings, keyword=False)
+                stale_keywords = keyword_tokenizer_problem(manifest) is not None
                 dense = DenseIndex.load(current / DENSE_FILE, settings=self.settings.dense,
                                         params=manifest.index_params)
             # Set arithmetic in numpy: at a million passages Python sets cost seconds.
@@ -93,7 +99,7 @@ class Indexer:
             have = dense.ids() if dense is not None else np.empty(0, np.int64)
             to_add = np.setdiff1d(wanted, have, assume_unique=True).tolist()
             to_remove = np.setdiff1d(have, wanted, assume_unique=True)
-            if dense is not None and not to_add and not len(to_remove):
+            if dense is not None and not to_add and not len(to_remove) and not stale_keywords:
                 return SyncReport(0, 0, len(wanted), current.name if current else None, False,
                                   time.perf_counter() - started)
             texts = self.store.texts_for_embedding(to_add)
@@ -107,7 +113,7 @@ class Indexer:
                 dense.remove(to_remove.tolist())
                 dense.add(np.asarray(to_add, dtype=np.int64), vectors)
                 dense = dense.fit()  # exact or IVF by size (retrained as it grows)
-                previous = current / KEYWORD_DIR if current is not None and not full else None
+                previous = current / KEYWORD_DIR if current is not None and not full and not stale_keywords else None
                 name = self._publish(dense, wanted, previous, texts)
                 self.generations.cleanup(self.settings.keep_generations)
                 # After the swap: the generation that served until now still needed these rows.
@@ -171,6 +177,11 @@ class Indexer:
             found = {**texts, **(self.store.texts_for_embedding(missing) if missing else {})}
             return {v: f"{found[v][0]}\n{found[v][1]}" if self.settings.embed_title else found[v][1] for v in vids}
 
+        def keyword_languages(vids: list[int]) -> dict[int, str | None]:
+            # Each passage's stored language picks its stemmer and stop words (title included).
+            languages = self.store.passage_languages()
+            return {v: languages.get(v) for v in vids}
+
         manifest = Manifest(
             model=self.settings.encoder.model,
             dimension=dense.dimension,
@@ -185,7 +196,7 @@ class Indexer:
         try:
             with self.generations.new() as folder:
                 dense.save(folder / DENSE_FILE)
-                build_keyword(previous_keyword, wanted, keyword_texts, folder / KEYWORD_DIR)
+                build_keyword(previous_keyword, wanted, keyword_texts, folder / KEYWORD_DIR, keyword_languages)
                 (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         except (OSError, RuntimeError) as err:  # FAISS reports a failed write as RuntimeError
             # The half-written folder is gone (Generations.new) and CURRENT was not touched.

@@ -154,9 +154,9 @@ def test_incremental_bm25_equals_a_full_rebuild(tmp_path: Path, monkeypatch: pyt
     tokenised: list[int] = []
     original = bm25.passage_tokens
 
-    def counting(text: str) -> list[str]:
+    def counting(text: str, language: str | None = None) -> list[str]:
         tokenised.append(1)
-        return original(text)
+        return original(text, language)
 
     monkeypatch.setattr(bm25, "passage_tokens", counting)
     for n in range(12):
