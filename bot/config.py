@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,7 +19,7 @@ from bot.answer import AnswerSettings
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
-from embeddings.encoder import EncoderSettings, with_model_defaults
+from embeddings.encoder import E5_MODEL, EncoderSettings, with_model_defaults
 from embeddings.generations import IndexSettings
 from embeddings.search import SearchSettings
 
@@ -29,6 +29,21 @@ MB = 1024 * 1024
 # from the settings dataclasses of the packages that use them (one source of truth: a default
 # changed there is changed here and in the views below); the sections add only what a file
 # needs: bounds, choices, unknown names refused, and MB where the code counts bytes.
+
+
+# [answer] min_confidence = "auto": the threshold calibrated for the configured model, else
+# AnswerSettings' (all-MiniLM-L6-v2's). multilingual-e5-small's cosines sit much higher (an
+# unrelated question's best quote scores 0.55-0.85), so at 0.35 it declined nothing. 0.64 was
+# calibrated on the organizer dev set's tune half (python -m bench.devset --split tune --set
+# index.model='"multilingual-e5-small"'): it declines 2 of 120 answerable questions (2 of 78
+# English ones about English text, none of the 42 across or in Spanish) and 16 of 38 uncovered
+# ones (15 of 25 English, 1 of 11 Spanish); 0.65 would decline 4 of the 78 English ones (5.1%).
+MIN_CONFIDENCE_BY_MODEL = {E5_MODEL: 0.64, f"intfloat/{E5_MODEL}": 0.64}
+
+
+def min_confidence_for(model: str) -> float:
+    """The ``min_confidence`` that "auto" means for the encoder ``model``."""
+    return MIN_CONFIDENCE_BY_MODEL.get(model, AnswerSettings.min_confidence)
 
 
 class ConfigError(Exception):
@@ -97,11 +112,12 @@ class SearchSection(_Section):
     candidates: int = Field(SearchSettings.candidates, gt=0)
     max_per_document: int = Field(SearchSettings.max_per_document, gt=0)
     recency_similarity: float = Field(SearchSettings.recency_similarity, gt=0, le=1)
+    cross_language: Literal["auto", "either", "keyword"] = SearchSettings.cross_language  # type: ignore[assignment]
 
 
 class AnswerSection(_Section):
     max_quotes: int = Field(AnswerSettings.max_quotes, ge=1, le=3)
-    min_confidence: float = Field(AnswerSettings.min_confidence, ge=-1, le=1)
+    min_confidence: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"
     quote_max_sentences: int = Field(AnswerSettings.quote_max_sentences, ge=1)
     quote_max_chars: int = Field(AnswerSettings.quote_max_chars, ge=80)
     closest_titles: int = Field(AnswerSettings.closest_titles, ge=0)
@@ -200,7 +216,10 @@ class Config(_Section):
         return SearchSettings(**self.search.model_dump())
 
     def answer_settings(self) -> AnswerSettings:
-        return AnswerSettings(**self.answer.model_dump())
+        values = self.answer.model_dump()
+        if values["min_confidence"] == "auto":
+            values["min_confidence"] = min_confidence_for(self.index.model)
+        return AnswerSettings(**values)
 
 
 def _describe(err: ValidationError, path: Path | None) -> str:
