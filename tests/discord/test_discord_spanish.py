@@ -197,3 +197,19 @@ def test_every_error_a_member_can_meet_is_said_in_spanish() -> None:
     # the English wording is what it always was
     assert describe(cooldown, "en").startswith("You've asked 5 questions in the last 60 seconds")
     assert str(UserError(key="admin.bad_url")) == "The URL must start with http:// or https://."
+
+
+async def test_page_buttons_are_labelled_in_the_askers_language() -> None:
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.discord.views import PagerView
+
+    owner = SimpleNamespace(live_views={})
+    for lang, labels in (("es", ["Anterior", "Siguiente"]), ("en", ["Previous", "Next"])):
+        view = PagerView(owner, 1, lambda _page: discord.Embed(), 3,  # type: ignore[arg-type]
+                         command="/search", lang=lang)
+        assert [b.label for b in view.children] == labels  # type: ignore[attr-defined]
+        view.stop()
+    assert owner.live_views == {}
