@@ -12,6 +12,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Steward answers in the shell's language (LC_ALL, LC_MESSAGES, LANG); the tests that read its
+# English wording must not depend on the developer's locale. Tests of Spanish set their own.
+for _name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 # Exported models go to one cache for every test run on this machine (exported once, ~30 s),
 # never to the user's own ~/.cache/steward.
 os.environ["STEWARD_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "steward-test-cache")
