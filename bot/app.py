@@ -24,7 +24,7 @@ from corpus.load import expand_sources, load_source
 from corpus.store import DocumentInfo, Filters, Store
 from corpus.types import Document, ReaderSettings
 from embeddings.encoder import Encoder, load_encoder
-from embeddings.generations import Generations
+from embeddings.generations import Generations, keyword_tokenizer_problem
 from embeddings.indexer import Indexer, SyncReport
 from embeddings.search import Hit, Searcher
 from embeddings.sentence_store import sentence_store
@@ -190,10 +190,17 @@ class Steward:
             return self.indexer.sync()
 
     def ensure_samples(self, on_progress: ProgressFn | None = None) -> IngestReport | None:
-        """On an empty data folder, ingest the shipped samples (the out-of-the-box demo)."""
+        """On an empty data folder, ingest the shipped samples (the out-of-the-box demo); on
+        a folder whose index lacks its first generation or was built by an older Steward's
+        keyword tokenizer, bring the index up to date (no passage is re-encoded)."""
         if not self.config.samples.auto_ingest or self.store.counts()[0] > 0:
             if self.store.counts()[0] > 0 and self.generations.current_name() is None:
                 self.indexer.sync()  # an ingest was killed before its first generation
+            elif (manifest := self.indexer.manifest()) is not None and keyword_tokenizer_problem(manifest):
+                if on_progress:
+                    on_progress("Updating the keyword index for this version of Steward (nothing is re-embedded)")
+                with self.write_lock:
+                    self.indexer.sync()
             return None
         if on_progress:
             on_progress(f"First run: ingesting the sample bulletins from {samples_dir()}")

@@ -197,3 +197,21 @@ def test_the_next_ingest_rebuilds_keywords_made_by_the_old_tokenizer_without_re_
     hits = Searcher(store, gens, encoder, SETTINGS).search("¿Qué dijo la asamblea de la huelga?", 5, mode="keyword")
     assert {h.passage.doc_id for h in hits} >= {"es0", "es1"}
 
+
+
+def test_an_upgraded_data_folder_is_brought_up_to_date_when_steward_starts(fast_steward, tmp_path: Path) -> None:
+    # What `steward run`, `ask` and the bot do first: an index whose keyword terms an older
+    # Steward made is rebuilt in place (no re-encoding), so the upgrade needs no command.
+    doc = tmp_path / "huelga.txt"
+    doc.write_text("La asamblea votó la huelga general del transporte por unanimidad.", encoding="utf-8")
+    fast_steward.ingest([str(doc)])
+    _as_if_old_tokenizer(fast_steward.generations)
+    with pytest.raises(IndexMismatch):
+        Searcher(fast_steward.store, fast_steward.generations, fast_steward.encoder,
+                 fast_steward.index_settings).search("huelga")
+    said: list[str] = []
+    encoded = fast_steward.encoder.encoded
+    fast_steward.ensure_samples(on_progress=said.append)
+    assert said and "keyword index" in said[0]
+    assert fast_steward.encoder.encoded == encoded
+    assert fast_steward.search("¿votaron la huelga?", 3)[0].passage.doc_id == fast_steward.documents()[0].doc_id
