@@ -311,28 +311,34 @@ class Searcher:
         limit: int,
         diversify: bool,
     ) -> list[Hit]:
-        passages = self.store.passages_by_vid(v for v, _ in fused)
         docs: dict[str, DocumentInfo | None] = {}
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
-        for vid, score in fused:
-            passage = passages.get(vid)
-            if passage is None:  # removed from the store since this generation was written
-                continue
-            if passage.doc_id not in docs:
-                docs[passage.doc_id] = self.store.document_info(passage.doc_id)
-            document = docs[passage.doc_id]
-            if document is None:
-                continue
-            if diversify and per_doc.get(passage.doc_id, 0) >= self.settings.max_per_document:
-                continue
-            per_doc[passage.doc_id] = per_doc.get(passage.doc_id, 0) + 1
-            vector = gen.dense.vectors([vid])[0]
-            hits.append(
-                Hit(passage, document, float(score), float(vector @ qvec), keyword.get(vid, 0.0), vector)
-            )
-            if len(hits) >= limit * 2:
-                break
+        # Passages are read from the store a few at a time, in rank order: the hits are almost
+        # always among the first candidates, and reading (and parsing) all ~200 of them cost
+        # more than the searches themselves on a small corpus.
+        step = max(4 * limit, 16)
+        for start in range(0, len(fused), step):
+            part = fused[start : start + step]
+            passages = self.store.passages_by_vid(v for v, _ in part)
+            for vid, score in part:
+                passage = passages.get(vid)
+                if passage is None:  # removed from the store since this generation was written
+                    continue
+                if passage.doc_id not in docs:
+                    docs[passage.doc_id] = self.store.document_info(passage.doc_id)
+                document = docs[passage.doc_id]
+                if document is None:
+                    continue
+                if diversify and per_doc.get(passage.doc_id, 0) >= self.settings.max_per_document:
+                    continue
+                per_doc[passage.doc_id] = per_doc.get(passage.doc_id, 0) + 1
+                vector = gen.dense.vectors([vid])[0]
+                hits.append(
+                    Hit(passage, document, float(score), float(vector @ qvec), keyword.get(vid, 0.0), vector)
+                )
+                if len(hits) >= limit * 2:
+                    return _prefer_recent(hits, self.settings.recency_similarity)[:limit]
         return _prefer_recent(hits, self.settings.recency_similarity)[:limit]
 
 
