@@ -14,8 +14,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Steward answers in the shell's language (LC_ALL, LC_MESSAGES, LANG); the tests that read its
 # English wording must not depend on the developer's locale. Tests of Spanish set their own.
-for _name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
-    os.environ.pop(_name, None)
+os.environ.pop("LC_ALL", None)
+os.environ.pop("LC_MESSAGES", None)
+os.environ.pop("LANGUAGE", None)
 os.environ["LANG"] = "C.UTF-8"
 # Exported models go to one cache for every test run on this machine (exported once, ~30 s),
 # never to the user's own ~/.cache/steward.
