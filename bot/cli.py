@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -37,6 +38,13 @@ DEMO_QUESTIONS = (
     # Answered from an English bulletin, framed in Spanish (the quote stays as written).
     "¿Cuánto creció la afiliación sindical en Estados Unidos después de 1935?",
 )
+
+
+# Modules that add their own subcommands: each has ``add_commands(sub)``, and sets ``func``
+# (called with the Steward, the arguments and the output) or, for commands that must run
+# without a working store or config (``doctor``, ``restore``), ``raw_func`` (called with the
+# arguments and the output only).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 class UsageError(Exception):
@@ -154,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", nargs="?", const="global", metavar="GUILD_ID",
                    help="sync slash commands (to one guild for testing, or globally), then run")
     p.set_defaults(func=cmd_bot)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -417,6 +428,8 @@ def _main(argv: Sequence[str] | None, out: TextIO) -> int:
         return 2
     steward = None
     try:
+        if getattr(args, "raw_func", None) is not None:
+            return args.raw_func(args, out)
         config: Config = load_config(args.config, args.data_dir)
         setup_logging(config, quiet=args.quiet)
         steward = Steward(config)

@@ -23,18 +23,27 @@ DEFAULT = "en"
 
 @functools.cache
 def catalogue(lang: str) -> dict[str, str]:
-    """Every string of ``lang``'s catalogue by dotted key (``answer.footer``)."""
-    text = resources.files("bot").joinpath("locales", f"{lang}.toml").read_text(encoding="utf-8")
+    """Every string of ``lang``'s catalogue by dotted key (``answer.footer``): ``<lang>.toml``
+    and the feature files in ``<lang>/`` (``es/sync.toml``), merged; a key in two files is a bug."""
+    locales = resources.files("bot").joinpath("locales")
+    texts = [locales.joinpath(f"{lang}.toml").read_text(encoding="utf-8")]
+    folder = locales.joinpath(lang)
+    if folder.is_dir():
+        texts += [f.read_text(encoding="utf-8")
+                  for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".toml")]
     flat: dict[str, str] = {}
 
     def walk(table: Mapping[str, object], prefix: str) -> None:
         for name, value in table.items():
             if isinstance(value, Mapping):
                 walk(value, f"{prefix}{name}.")
+            elif f"{prefix}{name}" in flat:
+                raise KeyError(f"{lang}: the key {prefix}{name} is in two catalogue files")
             else:
                 flat[f"{prefix}{name}"] = str(value)
 
-    walk(tomllib.loads(text), "")
+    for text in texts:
+        walk(tomllib.loads(text), "")
     return flat
 
 

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import StoreError
+from corpus.migrations import CORPUS_MIGRATIONS, Migration, migrate
 from corpus.types import Document, Passage
 
-SCHEMA_VERSION = 1
+# The layout of Steward 0.1 was schema 1; each corpus migration since adds one. A store of a
+# higher number was written by a newer Steward and is refused rather than misread.
+SCHEMA_VERSION = 1 + len(CORPUS_MIGRATIONS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -182,7 +185,9 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
             self._check_version()
-            self._add_missing_columns()
+            migrate(self._conn, CORPUS_MIGRATIONS)
+            self._conn.execute("UPDATE meta SET value=? WHERE key='schema_version'",
+                               (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"cannot open the store {self.path}: {err}. If the file is damaged, move it "
@@ -192,31 +197,25 @@ class Store:
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
-            self._conn.execute(
-                "INSERT INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) != SCHEMA_VERSION:
+            self._conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', '1')")
+        elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} was written by another version of Steward (schema {row[0]}, "
-                f"this version reads {SCHEMA_VERSION})"
+                f"{self.path} was written by a newer Steward (schema {row[0]}, this version "
+                f"reads up to {SCHEMA_VERSION}); upgrade Steward, or restore a backup made by "
+                "this version"
             )
 
-    def _add_missing_columns(self) -> None:
-        """Stores written before passages kept their sentences (or documents and passages their
-        heading lines, or their language) gain the empty columns; they are filled when a
-        document is next ingested."""
-        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(passages)")}
-        if "sentences" not in columns:
-            self._conn.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
-        if "headings" not in columns:
-            self._conn.execute("ALTER TABLE passages ADD COLUMN headings TEXT")
-        if "language" not in columns:
-            self._conn.execute("ALTER TABLE passages ADD COLUMN language TEXT")
-        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(documents)")}
-        if "headings" not in columns:
-            self._conn.execute("ALTER TABLE documents ADD COLUMN headings TEXT NOT NULL DEFAULT '[]'")
-        if "language" not in columns:
-            self._conn.execute("ALTER TABLE documents ADD COLUMN language TEXT")
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def migrate(self, migrations: Sequence[Migration]) -> list[str]:
+        """Apply the bot's own table changes (see ``corpus.migrations``); their names."""
+        with self._lock:
+            try:
+                return migrate(self._conn, migrations)
+            except sqlite3.OperationalError as err:
+                raise StoreError(_write_failure(self.path, err)) from err
 
     def close(self) -> None:
         with self._lock:

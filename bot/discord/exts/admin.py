@@ -192,6 +192,9 @@ def ingest_message(report: IngestReport, what: str, lang: str = "en") -> str:
 # -- the commands ---------------------------------------------------------------------------
 
 
+# Features with admin subcommands of their own (followed sources, the server's settings...)
+# define them in a mixin class in their own module; Admin inherits it, so every subcommand
+# sits in the one /admin group behind the same check.
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="admin", group_description=command_text("admin")):
