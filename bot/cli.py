@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import pkgutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -40,11 +41,16 @@ DEMO_QUESTIONS = (
 )
 
 
-# Modules that add their own subcommands: each has ``add_commands(sub)``, and sets ``func``
-# (called with the Steward, the arguments and the output) or, for commands that must run
-# without a working store or config (``doctor``, ``restore``), ``raw_func`` (called with the
-# arguments and the output only).
-COMMAND_MODULES: tuple[str, ...] = ()
+
+def command_modules() -> list[str]:
+    """The modules ``bot/cli_*.py`` that add their own subcommands: each has
+    ``add_commands(sub)`` and sets ``func`` (called with the Steward, the arguments and the
+    output) or, for commands that must run without a working store or config (``doctor``,
+    ``restore``), ``raw_func`` (called with the arguments and the output only)."""
+    import bot
+
+    return sorted(f"bot.{m.name}" for m in pkgutil.iter_modules(bot.__path__)
+                  if m.name.startswith("cli_"))
 
 
 class UsageError(Exception):
@@ -163,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sync slash commands (to one guild for testing, or globally), then run")
     p.set_defaults(func=cmd_bot)
 
-    for module in COMMAND_MODULES:
+    for module in command_modules():
         importlib.import_module(module).add_commands(sub)
     return parser
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
+import pkgutil
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
@@ -192,12 +194,20 @@ def ingest_message(report: IngestReport, what: str, lang: str = "en") -> str:
 # -- the commands ---------------------------------------------------------------------------
 
 
-# Features with admin subcommands of their own (followed sources, the server's settings...)
-# define them in a mixin class in their own module; Admin inherits it, so every subcommand
-# sits in the one /admin group behind the same check.
+def admin_mixins() -> tuple[type, ...]:
+    """Features with admin subcommands of their own (followed sources, the server's
+    settings...) define them in a class ``AdminCommands`` in ``bot/discord/exts/admin_*.py``;
+    Admin inherits them all, so every subcommand sits in the one /admin group behind the same
+    check."""
+    import bot.discord.exts as exts
+
+    names = sorted(m.name for m in pkgutil.iter_modules(exts.__path__) if m.name.startswith("admin_"))
+    return tuple(importlib.import_module(f"bot.discord.exts.{name}").AdminCommands for name in names)
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Admin(commands.GroupCog, group_name="admin", group_description=command_text("admin")):
+class Admin(*admin_mixins(), commands.GroupCog, group_name="admin", group_description=command_text("admin")):
     def __init__(self, bot: StewardBot) -> None:
         self.bot = bot
         super().__init__()
