@@ -281,7 +281,8 @@ async def test_an_unexpected_error_is_logged_and_explained_without_a_traceback(
 
 async def test_a_bad_date_filter_is_explained(fake: FakeDiscord, bot: Any) -> None:
     inter = await fake.send_slash_command("ask", {"question": QUESTION, "since": "last week"})
-    edit = await inter.response("edit", timeout=10)
+    edit = await inter.callback(timeout=10)  # told privately, before any public defer
+    assert flags(edit) & EPHEMERAL
     assert "not a date" in edit.data["content"] and "YYYY-MM-DD" in edit.data["content"]
 
 

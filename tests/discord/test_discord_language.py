@@ -90,5 +90,5 @@ async def test_language_autocomplete_lists_the_stored_languages(
 
 async def test_a_language_that_is_not_one_is_explained(fake: FakeDiscord, language_bot: Any) -> None:
     inter = await fake.send_slash_command("search", {"query": "huelga", "language": "klingon"})
-    said = (await inter.response("edit", timeout=ANSWER_TIMEOUT)).data
+    said = (await inter.callback(timeout=ANSWER_TIMEOUT)).data
     assert "'klingon' is not a language" in str(said)

@@ -116,5 +116,5 @@ async def test_latest_shows_the_newest_bulletins(fake: FakeDiscord, bot: Any) ->
 
 async def test_unknown_document_is_explained(fake: FakeDiscord, bot: Any) -> None:
     inter = await fake.send_slash_command("source", {"document": "../../etc/passwd"})
-    edit = await inter.response("edit", timeout=10)
+    edit = await inter.callback(timeout=10)
     assert "don't know that document" in edit.data["content"]

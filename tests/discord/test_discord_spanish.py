@@ -103,11 +103,11 @@ async def test_a_mention_follows_its_question_then_the_server(
 async def test_errors_are_in_the_members_language(fake: FakeDiscord, bot: Any) -> None:
     inter = await fake.send_slash_command("ask", {"question": QUESTION, "since": "la semana"},
                                           locale="es-ES")
-    edit = await inter.response("edit", timeout=10)
+    edit = await inter.callback(timeout=10)
     assert edit.data["content"] == _es("errors.bad_date", option="since", value="'la semana'")
     inter = await fake.send_slash_command("search", {"query": "huelga", "language": "klingon"},
                                           locale="es-419")
-    edit = await inter.response("edit", timeout=10)
+    edit = await inter.callback(timeout=10)
     assert edit.data["content"] == _es("errors.bad_language", option="language",
                                        value="'klingon'")
 

@@ -107,10 +107,12 @@ class Ask(commands.Cog):
         language: str | None = None,
         private: bool = False,
     ) -> None:
-        # Acknowledge first: Discord allows 3 s, an answer can take longer on a busy machine.
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        # Options first, so a typo is told to the member alone (an error after a public
+        # defer would replace the channel's "thinking…"); then acknowledge: Discord allows
+        # 3 s, an answer can take longer on a busy machine.
         chosen = filters(since=since, until=until, publication=publication, author=author,
                          tag=tag, language=language)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         question = " ".join(question.split())
         answer = await self.bot.ask(question, chosen)
         if not private:

@@ -49,9 +49,10 @@ class Lookup(commands.Cog):
         language: str | None = None,
         private: bool = False,
     ) -> None:
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        # Options first: a typo is the member's alone to see (see /ask).
         chosen = filters(since=since, until=until, publication=publication, author=author,
                          tag=tag, language=language)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         size = self.bot.settings.search_page_size
         hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
                                            chosen)
@@ -71,6 +72,10 @@ class Lookup(commands.Cog):
         self, interaction: discord.Interaction, document: str | None = None,
         private: bool = False,
     ) -> None:
+        # An unknown document (a typo) is the member's alone to see: checked before a public
+        # defer (one quick store read).
+        if document and await self.bot.run_io(self.bot.steward.document_info, document) is None:
+            raise UserError(key="documents.unknown")
         await interaction.response.defer(ephemeral=private, thinking=True)
         if document:
             await self._one_document(interaction, document, private)
