@@ -13,7 +13,7 @@ is in the language of the member who clicked.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -37,7 +37,17 @@ log = logging.getLogger("steward.discord")
 CUSTOM_ID_PREFIX = "stw:"
 ANSWER_TIMEOUT_S = 60 * 60
 PAGER_TIMEOUT_S = 15 * 60
+TOKEN_LIFE_S = 15 * 60  # an interaction's token (its webhook) works this long after it began
+TOKEN_MARGIN_S = 30  # ephemeral buttons are disabled this long before the token dies
 MAX_ANSWER_PAGES = 5  # "More passages" stops here; beyond it quotes are rarely relevant
+
+
+def token_seconds_left(message: discord.WebhookMessage) -> float:
+    """How long the token that sent ``message`` can still edit it, less a margin."""
+    metadata = message.interaction_metadata
+    began = discord.utils.snowflake_time(metadata.id) if metadata else message.created_at
+    age = (discord.utils.utcnow() - began).total_seconds()
+    return TOKEN_LIFE_S - TOKEN_MARGIN_S - age
 
 
 class StewardView(discord.ui.View):
@@ -47,6 +57,7 @@ class StewardView(discord.ui.View):
         super().__init__(timeout=timeout)
         self.bot = bot
         self.owner_id = owner_id
+        self._token_watch: asyncio.Task[None] | None = None
         self.message: discord.Message | discord.WebhookMessage | None = None
         name = type(self).__name__.lower().removesuffix("view")
         self._ids: list[str] = []
@@ -62,17 +73,50 @@ class StewardView(discord.ui.View):
 
     def stop(self) -> None:
         self._release()
+        watch = self._token_watch
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
         super().stop()
 
+    @property
+    def message(self) -> discord.Message | discord.WebhookMessage | None:
+        return self._message
+
+    @message.setter
+    def message(self, message: discord.Message | discord.WebhookMessage | None) -> None:
+        self._message = message
+        if isinstance(message, discord.WebhookMessage) and message.flags.ephemeral:
+            # Only the interaction's token can edit an ephemeral message, and it dies 15
+            # minutes after the interaction: the buttons are disabled just before that.
+            left = token_seconds_left(message)
+            self._token_watch = asyncio.get_running_loop().create_task(self._expire_in(left))
+
+    async def _expire_in(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
+        if not self.is_finished():
+            self.stop()
+            await self._disable()
+
     async def on_timeout(self) -> None:
+        await self._disable()
+
+    async def _disable(self) -> None:
         self._release()
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True
-        if self.message is not None:
-            # The message may be gone, ephemeral, or its token expired: nothing to do then.
-            with contextlib.suppress(discord.HTTPException):
-                await self.message.edit(view=self, allowed_mentions=NO_PINGS)
+        message = self.message
+        if message is None:
+            return
+        if isinstance(message, discord.WebhookMessage) and not message.flags.ephemeral:
+            # A follow-up's own edit goes through the interaction's webhook, whose token has
+            # expired by now (15 minutes); the channel's endpoint takes the bot's token.
+            channel = self.bot.get_partial_messageable(message.channel.id)
+            message = channel.get_partial_message(message.id)  # type: ignore[assignment]
+        try:
+            await message.edit(view=self, allowed_mentions=NO_PINGS)  # type: ignore[union-attr]
+        except discord.HTTPException as err:  # the message was deleted, or access removed
+            log.info("could not disable the buttons of an expired view: %s", err.status)
 
     async def on_error(
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
