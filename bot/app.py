@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot import metrics
 from bot.answer import Answer, Answerer
+from bot.backup import BackupReport, BackupSettings, take_backup
 from bot.config import Config
+from bot.metrics import HealthSettings
 from bot.records import Records
 from corpus.chunk import chunk_document
 from corpus.context import paragraphs_around
@@ -133,6 +136,7 @@ class Steward:
 
     # -- admin work ------------------------------------------------------------------------
 
+    @metrics.counts_ingest
     def ingest(
         self,
         sources: Sequence[str],
@@ -209,6 +213,7 @@ class Steward:
 
     # -- questions -------------------------------------------------------------------------
 
+    @metrics.counts_question
     def ask(
         self, question: str, filters: Filters | None = None, page: int = 0, context: str | None = None
     ) -> Answer:
@@ -230,6 +235,36 @@ class Steward:
     def forget(self) -> int:
         """Erase every logged question; returns how many were erased."""
         return self.records.forget()
+
+    # -- keeping it running ----------------------------------------------------------------
+
+    def backup(self, dest: str | Path, keep: int | None = None) -> BackupReport:
+        """A consistent snapshot of the store, the current index generation, the sentence
+        vectors and the config file in a new folder under ``dest`` (while questions are
+        answered); with ``keep``, older backups there beyond that many are removed."""
+        return take_backup(Path(dest), store_path=self.store.path, generations=self.generations,
+                           config_path=self.config.path, write_lock=self.write_lock, keep=keep)
+
+    def backup_settings(self) -> BackupSettings:
+        """[backup]: scheduled backups (``every``, ``keep``, ``dir`` resolved)."""
+        return self.config.backup_settings()
+
+    def health_settings(self) -> HealthSettings:
+        """[health]: whether and where to serve /healthz and /metrics."""
+        return self.config.health_settings()
+
+    def index_status(self) -> dict[str, object]:
+        """Documents and passages stored, the current generation, and whether one is loaded
+        for answering (for health checks and metrics; cheap: no sizes, no model)."""
+        documents, passages = self.store.counts()
+        searcher = self._searcher
+        return {
+            "documents": documents,
+            "passages": passages,
+            "generation": self.generations.current_name(),
+            # The searcher holds a generation once warm_up or a first question loaded one.
+            "loaded": searcher is not None and searcher._loaded is not None,
+        }
 
     # -- the documents ---------------------------------------------------------------------
 

@@ -13,9 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.answer import AnswerSettings
+from bot.backup import BackupSettings, parse_every
+from bot.metrics import HealthSettings
 from corpus.chunk import ChunkerSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
@@ -144,6 +146,24 @@ class LoggingSection(_Section):
     query_logging: bool = False
 
 
+class BackupSection(_Section):
+    every: str = BackupSettings.every
+    keep: int = Field(BackupSettings.keep, ge=1)
+    dir: str = BackupSettings.dir
+
+    @field_validator("every")
+    @classmethod
+    def _a_period(cls, value: str) -> str:
+        parse_every(value)  # "1d", "12h"... or "": a clear error at start, not at the first backup
+        return value
+
+
+class HealthSection(_Section):
+    enabled: bool = HealthSettings.enabled
+    host: str = HealthSettings.host
+    port: int = Field(HealthSettings.port, ge=0, le=65535)
+
+
 class Config(_Section):
     data: DataSection = DataSection()
     reader: ReaderSection = ReaderSection()
@@ -154,6 +174,8 @@ class Config(_Section):
     samples: SamplesSection = SamplesSection()
     discord: DiscordSection = DiscordSection()
     logging: LoggingSection = LoggingSection()
+    backup: BackupSection = BackupSection()
+    health: HealthSection = HealthSection()
 
     # Not settings: where this configuration came from, filled in by load_config.
     path: Path | None = Field(default=None, exclude=True)
@@ -220,6 +242,15 @@ class Config(_Section):
         if values["min_confidence"] == "auto":
             values["min_confidence"] = min_confidence_for(self.index.model)
         return AnswerSettings(**values)
+
+    def backup_settings(self) -> BackupSettings:
+        """[backup], its ``dir`` resolved beside the config file (as [data] dir is)."""
+        base = self.path.parent if self.path else Path.cwd()
+        return BackupSettings(every=self.backup.every, keep=self.backup.keep,
+                              dir=str((base / self.backup.dir).resolve()))
+
+    def health_settings(self) -> HealthSettings:
+        return HealthSettings(**self.health.model_dump())
 
 
 def _describe(err: ValidationError, path: Path | None) -> str:

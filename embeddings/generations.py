@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -258,10 +259,30 @@ class Generations:
             raise
         _fsync_dir(self.root)
 
+    @contextmanager
+    def pin(self, name: str) -> Iterator[Path]:
+        """Keep generation ``name`` on disk while the block runs (cleanup skips it), for a
+        reader that copies it, such as a backup. Take it while holding :meth:`lock`, so a
+        cleanup cannot remove the generation between reading CURRENT and pinning it."""
+        marker = self.root / f".pin-{name}.{uuid.uuid4().hex}.{os.getpid()}"
+        marker.touch()
+        try:
+            yield self.root / name
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def _pinned(self) -> set[str]:
+        """Generations pinned by running processes (pins of dead ones are removed)."""
+        for path in self._orphans(".pin-*", "."):
+            path.unlink(missing_ok=True)
+        return {p.name.removeprefix(".pin-").split(".")[0] for p in self.root.glob(".pin-*")}
+
     def cleanup(self, keep: int = 2) -> list[str]:
-        """Remove leftovers of interrupted writes and all but the newest ``keep`` generations."""
+        """Remove leftovers of interrupted writes and all but the newest ``keep`` generations
+        (a pinned one stays until it is unpinned; the next cleanup removes it)."""
         removed = []
         current = self.current_name()
+        pinned = self._pinned()
         for path in self._orphans(".tmp-gen-*", "-"):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
@@ -270,7 +291,7 @@ class Generations:
             removed.append(path.name)
         names = self.names()
         for name in names[: max(0, len(names) - max(keep, 1))]:
-            if name != current:
+            if name != current and name not in pinned:
                 shutil.rmtree(self.root / name, ignore_errors=True)
                 removed.append(name)
         return removed

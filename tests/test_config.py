@@ -44,6 +44,21 @@ def test_config_toml_holds_the_packages_defaults() -> None:
     assert shipped.answer_settings() == AnswerSettings()
 
 
+def test_backup_and_health_defaults_are_their_settings_defaults(tmp_path: Path) -> None:
+    from bot.backup import BackupSettings
+    from bot.metrics import HealthSettings
+
+    shipped = Config.model_validate(tomllib.loads(CONFIG.read_text()))
+    assert shipped.health_settings() == HealthSettings()
+    assert shipped.health_settings().host == "127.0.0.1"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[backup]\nevery = '12h'\nkeep = 3\n")
+    backup = load_config(cfg).backup_settings()
+    # The folder is beside the config file, as [data] dir is.
+    assert backup == BackupSettings(every="12h", keep=3, dir=str(tmp_path.resolve() / BackupSettings.dir))
+    assert (shipped.backup.every, shipped.backup.keep) == (BackupSettings.every, BackupSettings.keep)
+
+
 def _package_views(config: Config) -> tuple[object, ...]:
     return (config.reader_settings(), config.chunker_settings(), config.index_settings(),
             config.search_settings(), config.answer_settings())
@@ -128,6 +143,8 @@ def test_data_dir_is_beside_the_config_unless_overridden(tmp_path: Path, monkeyp
         ("[search]\nfusion = 'magic'\n", "[search] fusion"),
         ("[answer]\nmax_quotes = 9\n", "[answer] max_quotes"),
         ("[serach]\n", "serach: unknown setting"),
+        ("[backup]\nevery = 'daily'\n", "[backup] every"),
+        ("[health]\nport = 70000\n", "[health] port"),
         ("not toml at all [", "not valid TOML"),
     ],
 )
