@@ -15,6 +15,7 @@ from typing import TypeVar
 import discord
 from discord import app_commands
 
+from bot import metrics
 from bot.i18n import translate
 
 T = TypeVar("T")
@@ -114,7 +115,10 @@ class QuestionLimiter:
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
-        return bucket, bucket.update_rate_limit()
+        retry_after = bucket.update_rate_limit()
+        if retry_after is not None:
+            metrics.question_refused()  # counted here: every way of asking passes this point
+        return bucket, retry_after
 
     def tell_once(self, user_id: int) -> bool:
         """Whether to answer an over-limit mention with the refusal: once per ``per`` seconds

@@ -30,6 +30,7 @@ from bot.app import Steward
 from bot.config import DiscordSection
 from bot.discord import errors
 from bot.discord.checks import QuestionLimiter
+from bot.discord.health import HealthServer, start_health
 from bot.discord.translate import StewardTranslator, lang_of
 from bot.discord.views import CUSTOM_ID_PREFIX
 from bot.i18n import translate
@@ -42,7 +43,8 @@ log = logging.getLogger("steward.discord")
 
 T = TypeVar("T")
 
-EXTENSIONS = ("bot.discord.exts.ask", "bot.discord.exts.lookup", "bot.discord.exts.admin")
+EXTENSIONS = ("bot.discord.exts.ask", "bot.discord.exts.lookup", "bot.discord.exts.admin",
+              "bot.discord.exts.backups")
 
 # What the bot asks Discord to send. No privileged intent: mentions and DMs carry their
 # text without message_content, and interactions carry everything else.
@@ -127,6 +129,7 @@ class StewardBot(commands.Bot):
         self.admin_pool = ThreadPoolExecutor(1, thread_name_prefix="steward-admin")
         self.io_pool = ThreadPoolExecutor(2, thread_name_prefix="steward-io")
         self.http_session: aiohttp.ClientSession | None = None
+        self.health: HealthServer | None = None  # /healthz and /metrics, when [health] enabled
 
     # -- running blocking work off the event loop ------------------------------------------
 
@@ -170,6 +173,8 @@ class StewardBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.http_session = aiohttp.ClientSession()
+        # First: while the index loads, /healthz already answers (503, "no index loaded yet").
+        self.health = await start_health(self)
         # Before any sync: the synced payload carries the Spanish descriptions it makes.
         await self.tree.set_translator(StewardTranslator())
         for extension in EXTENSIONS:
@@ -200,6 +205,8 @@ class StewardBot(commands.Bot):
         try:
             await super().close()
         finally:
+            if self.health is not None:
+                await self.health.stop()
             if self.http_session is not None:
                 await self.http_session.close()
             for pool in (self.question_pool, self.admin_pool, self.io_pool):
