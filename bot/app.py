@@ -15,7 +15,9 @@ from pathlib import Path
 
 from bot import metrics
 from bot.answer import Answer, Answerer
+from bot.answer_here import AnswerHere, AnswerHereStore, Kind
 from bot.backup import BackupReport, BackupSettings, take_backup
+from bot.channel_defaults import ChannelDefaults, ChannelDefaultsStore
 from bot.config import Config
 from bot.metrics import HealthSettings
 from bot.records import Records
@@ -78,6 +80,8 @@ class Steward:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "steward.sqlite3")
         self.records = Records(self.store, query_logging=config.logging.query_logging)
+        self._channel_defaults = ChannelDefaultsStore(self.store)
+        self._answer_here = AnswerHereStore(self.store)
         self.generations = Generations(self.data_dir / "index")
         self.index_settings = config.index_settings()
         self._encoder: Encoder | None = None
@@ -265,6 +269,51 @@ class Steward:
             # The searcher holds a generation once warm_up or a first question loaded one.
             "loaded": searcher is not None and searcher._loaded is not None,
         }
+
+    # -- a chat server's channels (see bot/channel_defaults.py and bot/answer_here.py) ------
+
+    def set_channel_defaults(
+        self, channel_id: int, guild_id: int, *, publication: str | None = None,
+        tag: str | None = None, language: str | None = None, since: str | None = None,
+        until: str | None = None,
+    ) -> ChannelDefaults:
+        """Make these the filters of questions asked in a channel (replacing its old ones);
+        FilterError for a bad date or language."""
+        chosen = parse_filters(publication=publication, tag=tag, language=language,
+                               since=since, until=until)
+        defaults = ChannelDefaults(channel_id, guild_id, chosen.publication, chosen.tag,
+                                   chosen.language, chosen.since, chosen.until)
+        self._channel_defaults.set(defaults)
+        return defaults
+
+    def clear_channel_defaults(self, channel_id: int) -> bool:
+        return self._channel_defaults.clear(channel_id)
+
+    def channel_defaults(self, channel_ids: Sequence[int]) -> ChannelDefaults | None:
+        """The defaults of the nearest of ``channel_ids`` that has some (thread, channel,
+        category)."""
+        return self._channel_defaults.first(channel_ids)
+
+    def guild_channel_defaults(self, guild_id: int) -> list[ChannelDefaults]:
+        return self._channel_defaults.of_guild(guild_id)
+
+    def set_answer_here(self, channel_id: int, guild_id: int, kind: Kind) -> None:
+        self._answer_here.set(channel_id, guild_id, kind)
+
+    def clear_answer_here(self, channel_id: int) -> bool:
+        return self._answer_here.clear(channel_id)
+
+    def answer_here(self, channel_id: int) -> AnswerHere | None:
+        """Whether Steward answers by itself in a channel (from memory: checked per message)."""
+        return self._answer_here.get(channel_id)
+
+    def guild_answer_here(self, guild_id: int) -> list[AnswerHere]:
+        return self._answer_here.of_guild(guild_id)
+
+    def forget_channel(self, channel_id: int) -> None:
+        """A deleted channel: its defaults and answer-here setting go with it."""
+        self._channel_defaults.clear(channel_id)
+        self._answer_here.clear(channel_id)
 
     # -- the documents ---------------------------------------------------------------------
 

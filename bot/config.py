@@ -136,6 +136,8 @@ class DiscordSection(_Section):
     api_base: str = ""
     thread_context: bool = True
     search_page_size: int = Field(5, ge=1, le=10)
+    message_content: bool = False
+    answered_tag: str = "answered"
 
 
 class LoggingSection(_Section):

@@ -44,11 +44,21 @@ log = logging.getLogger("steward.discord")
 T = TypeVar("T")
 
 EXTENSIONS = ("bot.discord.exts.ask", "bot.discord.exts.lookup", "bot.discord.exts.admin",
-              "bot.discord.exts.backups")
+              "bot.discord.exts.forum", "bot.discord.exts.backups")
 
 # What the bot asks Discord to send. No privileged intent: mentions and DMs carry their
 # text without message_content, and interactions carry everything else.
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+
+
+def intents_for(settings: DiscordSection) -> discord.Intents:
+    """INTENTS, plus the privileged Message Content intent when the admins opted in
+    (``[discord] message_content``): /admin answer-here reads posts and messages that do
+    not mention Steward."""
+    intents = discord.Intents(**dict(INTENTS))
+    intents.message_content = settings.message_content
+    return intents
+
 
 # The invite's bot permissions: read and answer in channels and threads, with embeds;
 # Read Message History is what lets a reply point at the question it answers.
@@ -103,7 +113,7 @@ class StewardBot(commands.Bot):
                  **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # the owner's text commands: "@Steward sync"
-            intents=INTENTS,
+            intents=intents_for(settings),
             allowed_mentions=errors.NO_PINGS,
             help_command=None,
             tree_cls=StewardTree,

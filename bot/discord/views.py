@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -148,6 +148,8 @@ class AnswerView(StewardView):
         self.ephemeral = ephemeral
         self.next_page: dict[int, int] = {}  # member id -> the page "More passages" shows next
         self.voted: set[int] = set()  # in memory only: one vote per member per answer
+        # Called after a 👍 is recorded (a forum post's answer marks the post answered).
+        self.on_upvote: Callable[[discord.Interaction], Awaitable[None]] | None = None
 
     @discord.ui.button(label="More passages", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -207,6 +209,8 @@ class AnswerView(StewardView):
         await interaction.response.send_message(translate("buttons.voted", lang),
                                                 ephemeral=True)
         await self.bot.run_io(self.bot.steward.feedback, vote, self.answer.passage_ids)
+        if vote == 1 and self.on_upvote is not None:
+            await self.on_upvote(interaction)
 
     @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary)
     async def thumbs_up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:

@@ -164,7 +164,8 @@ async def test_admin_stats(fake: FakeDiscord, bot: Any) -> None:
     stats = await final_edit(inter, "Steward stats")
     fields = {f["name"]: f["value"] for f in stats["embeds"][0]["fields"]}
     assert set(fields) == {"Documents", "Passages", "Index generation", "Model", "Last ingest",
-                           "Sentence vectors", "Disk use", "Questions", "Feedback"}
+                           "Sentence vectors", "Disk use", "Questions", "Feedback",
+                           "Channel defaults", "Answers by itself in"}
     assert "MiniLM" in fields["Model"] and "answered" in fields["Questions"]
     assert "reindex" not in fields["Sentence vectors"]  # the samples were indexed with them
 

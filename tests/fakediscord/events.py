@@ -11,7 +11,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .gateway import Intents
-from .models import DM, FakeChannel, FakeGuild, FakeRole, FakeUser, Permissions, snowflake
+from .models import (
+    DM,
+    PUBLIC_THREAD,
+    FakeChannel,
+    FakeGuild,
+    FakeRole,
+    FakeUser,
+    Permissions,
+    snowflake,
+)
 from .protocol import (
     APPLICATION_COMMAND,
     ATTACHMENT_SIZE_LIMIT,
@@ -101,6 +110,62 @@ class Events:
         await self._dispatch_message_create(message, guild)
         self._notify()
         return message
+
+    async def add_channel(self, channel: FakeChannel, guild: FakeGuild | None = None) -> None:
+        """An admin creates a channel (a forum, a category...): CHANNEL_CREATE."""
+        guild = guild or self.guild
+        channel.guild_id = guild.id
+        guild.channels.append(channel)
+        event = "THREAD_CREATE" if channel.is_thread else "CHANNEL_CREATE"
+        await self.gateway.dispatch(event, channel.to_payload(), guild_id=guild.id)
+        self._notify()
+
+    async def delete_channel(self, channel: FakeChannel) -> None:
+        """An admin deletes a channel: CHANNEL_DELETE (THREAD_DELETE for a thread)."""
+        _, guild = self.find_channel(channel.id)
+        if guild is None:
+            raise LookupError(f"unknown guild channel {channel.id}")
+        guild.channels.remove(channel)
+        if channel.is_thread:
+            data = {"id": str(channel.id), "guild_id": str(guild.id),
+                    "parent_id": str(channel.parent_id), "type": channel.type}
+            await self.gateway.dispatch("THREAD_DELETE", data, guild_id=guild.id)
+        else:
+            await self.gateway.dispatch("CHANNEL_DELETE", channel.to_payload(), guild_id=guild.id)
+        self._notify()
+
+    async def create_forum_post(
+        self,
+        forum: FakeChannel,
+        title: str,
+        content: str,
+        *,
+        author: FakeUser | None = None,
+        applied_tags: Sequence[int] = (),
+        wait_connected: float = 10.0,
+    ) -> tuple[FakeChannel, dict[str, Any]]:
+        """A member posts in a forum: a thread named ``title`` whose first message (with the
+        thread's id, as on Discord) holds ``content``. THREAD_CREATE, then MESSAGE_CREATE
+        (its content blank without the message-content intent). Returns both."""
+        await self.wait_until_connected(wait_connected)
+        author = author or self._default_user()
+        _, guild = self.find_channel(forum.id)
+        if guild is None:
+            raise LookupError(f"unknown forum {forum.id}")
+        thread = FakeChannel(snowflake(), title, PUBLIC_THREAD, parent_id=forum.id,
+                             owner_id=author.id, applied_tags=list(applied_tags))
+        thread.guild_id = guild.id
+        guild.channels.append(thread)
+        await self.gateway.dispatch("THREAD_CREATE", {**thread.to_payload(), "newly_created": True},
+                                    guild_id=guild.id)
+        message = self._new_message(thread, guild, author, {"content": content},
+                                    attachments=[], explicit_mentions=[])
+        self.pings[thread.id] = self.pings.pop(int(message["id"]))
+        message["id"] = str(thread.id)
+        self.messages[thread.id] = message
+        await self._dispatch_message_create(message, guild)
+        self._notify()
+        return thread, message
 
     async def send_interaction(
         self,

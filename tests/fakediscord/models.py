@@ -22,6 +22,7 @@ __all__ = [
     "FakeUser",
     "Permissions",
     "default_guild",
+    "forum_tag",
     "iso_now",
     "snowflake",
 ]
@@ -116,6 +117,7 @@ class FakeRole:
 
 # Channel types (discord.ChannelType values).
 TEXT, DM, CATEGORY, PUBLIC_THREAD, PRIVATE_THREAD = 0, 1, 4, 11, 12
+FORUM = 15
 THREAD_TYPES = {10, PUBLIC_THREAD, PRIVATE_THREAD}
 
 
@@ -129,6 +131,9 @@ class FakeChannel:
     topic: str | None = None
     owner_id: int | None = None  # threads only
     guild_id: int | None = None  # filled in by FakeGuild
+    # Forums: their tags ({"id", "name", ...}, see forum_tag); threads: the ids applied.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    applied_tags: list[int] = field(default_factory=list)
 
     @property
     def is_thread(self) -> bool:
@@ -152,6 +157,7 @@ class FakeChannel:
                 message_count=0,
                 member_count=1,
                 total_message_sent=0,
+                applied_tags=[str(t) for t in self.applied_tags],
                 thread_metadata={
                     "archived": False,
                     "auto_archive_duration": 1440,
@@ -166,7 +172,15 @@ class FakeChannel:
                 nsfw=False,
                 permission_overwrites=[],
             )
+            if self.type == FORUM:
+                data["available_tags"] = self.available_tags
         return data
+
+
+def forum_tag(name: str, tag_id: int | None = None) -> dict[str, Any]:
+    """A forum tag as Discord sends it in a forum's ``available_tags``."""
+    return {"id": str(tag_id or snowflake()), "name": name, "moderated": False,
+            "emoji_id": None, "emoji_name": None}
 
 
 @dataclass

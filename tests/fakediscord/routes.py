@@ -124,6 +124,7 @@ class Routes:
         r.add_patch(wh_msg, self._webhook_edit)
         r.add_delete(wh_msg, self._webhook_delete)
         r.add_get(f"{p}/channels/{{cid}}", self._get_channel)
+        r.add_patch(f"{p}/channels/{{cid}}", self._edit_channel)
         r.add_post(f"{p}/channels/{{cid}}/messages", self._create_message)
         ch_msg = f"{p}/channels/{{cid}}/messages/{{mid}}"
         r.add_get(f"{p}/channels/{{cid}}/messages", self._history)
@@ -261,6 +262,27 @@ class Routes:
         data = channel.to_payload()
         if channel.type == DM:
             data["recipients"] = [self._dm_user(channel).to_payload()]
+        return json_response(data)
+
+    async def _edit_channel(self, request: web.Request) -> web.Response:
+        """PATCH a channel: its name, or a forum post's ``applied_tags`` (ids of its forum's
+        ``available_tags``, as Discord checks); THREAD_UPDATE / CHANNEL_UPDATE follows."""
+        channel, guild = self._channel_or_404(request)
+        body = request[RECORD].json or {}
+        if "applied_tags" in body:
+            parent, _ = self.find_channel(channel.parent_id or 0)
+            known = {int(t["id"]) for t in (parent.available_tags if parent else [])}
+            tags = [int(t) for t in body["applied_tags"] or []]
+            if not channel.is_thread or not set(tags) <= known:
+                raise HTTPError(400, limits.invalid_form_body({"applied_tags": {"_errors": [
+                    {"code": "BASE_TYPE_BAD_TAG", "message": "Unknown forum tag"}]}}),
+                    "invalid_form_body")
+            channel.applied_tags = tags
+        if body.get("name"):
+            channel.name = str(body["name"])
+        data = channel.to_payload()
+        event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+        await self.gateway.dispatch(event, data, guild_id=guild.id if guild else None)
         return json_response(data)
 
     async def _create_message(self, request: web.Request) -> web.Response:

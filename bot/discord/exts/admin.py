@@ -339,9 +339,10 @@ class Admin(*admin_mixins(), commands.GroupCog, group_name="admin", group_descri
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.bot.run_io(self.bot.steward.stats)
-        await interaction.edit_original_response(embed=embeds.stats_embed(stats,
-                                                                          lang_of(interaction)),
-                                                 allowed_mentions=NO_PINGS)
+        embed = embeds.stats_embed(stats, lang_of(interaction))
+        # This server's channel defaults and answer-here channels (admin_server.py).
+        embed = await self.add_server_stats(interaction, embed)
+        await interaction.edit_original_response(embed=embed, allowed_mentions=NO_PINGS)
 
 
 class Owner(commands.Cog):

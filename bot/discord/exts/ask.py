@@ -18,10 +18,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import embeds
+from bot.discord.channel_scope import check_options, scope_note, scoped_filters, with_note
 from bot.discord.checks import question_cooldown, question_refusal
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError, describe, log_unexpected
-from bot.discord.options import filter_options, filters
+from bot.discord.options import filter_options
 from bot.discord.translate import command_text, lang_of, lang_of_message
 from bot.discord.views import AnswerView
 from bot.i18n import translate
@@ -110,24 +111,28 @@ class Ask(commands.Cog):
         # Options first, so a typo is told to the member alone (an error after a public
         # defer would replace the channel's "thinking…"); then acknowledge: Discord allows
         # 3 s, an answer can take longer on a busy machine.
-        chosen = filters(since=since, until=until, publication=publication, author=author,
-                         tag=tag, language=language)
+        options = {"since": since, "until": until, "publication": publication,
+                   "author": author, "tag": tag, "language": language}
+        check_options(options)
         await interaction.response.defer(ephemeral=private, thinking=True)
+        # The channel's defaults (channel_scope) fill in what the member left empty.
+        chosen, applied = await scoped_filters(self.bot, interaction.channel, options)
         question = " ".join(question.split())
         answer = await self.bot.ask(question, chosen)
         if not private:
             self._remember(interaction.channel, question)
-        await self._send_answer(interaction, answer, chosen, None, private)
+        await self._send_answer(interaction, answer, chosen, None, private,
+                                scope_note(applied, lang_of(interaction)))
 
     async def _send_answer(
         self, interaction: discord.Interaction, answer: object, filters: Filters | None,
-        context: str | None, private: bool,
+        context: str | None, private: bool, note: str | None = None,
     ) -> None:
         from bot.answer import Answer
 
         assert isinstance(answer, Answer)
         lang = lang_of(interaction)
-        embed = embeds.answer_embed(answer, lang)
+        embed = with_note(embeds.answer_embed(answer, lang), note)
         if not answer.answered:
             await interaction.followup.send(embed=embed, ephemeral=private,
                                             allowed_mentions=NO_PINGS)
@@ -170,7 +175,8 @@ class Ask(commands.Cog):
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
         try:
-            answer = await self.bot.ask(question, context=context)
+            chosen, applied = await scoped_filters(self.bot, message.channel, {})
+            answer = await self.bot.ask(question, chosen, context=context)
         except Exception as err:
             said = describe(err, lang)
             if said is None:
@@ -180,10 +186,11 @@ class Ask(commands.Cog):
             return
         self._remember(message.channel, question if context is None
                        else f"{context} {question}")
-        embed = embeds.answer_embed(answer, lang)
+        embed = with_note(embeds.answer_embed(answer, lang), scope_note(applied, lang))
         view = None
         if answer.answered:
-            view = AnswerView(self.bot, message.author.id, answer, context=context, lang=lang)
+            view = AnswerView(self.bot, message.author.id, answer, filters=chosen,
+                              context=context, lang=lang)
         sent = await self._reply(message, embed=embed, view=view)
         if view is not None:
             view.message = sent

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import embeds, text
+from bot.discord.channel_scope import check_options, scope_note, scoped_filters, with_note
 from bot.discord.checks import question_cooldown
 from bot.discord.client import StewardBot
 from bot.discord.errors import NO_PINGS, UserError
@@ -50,17 +51,21 @@ class Lookup(commands.Cog):
         private: bool = False,
     ) -> None:
         # Options first: a typo is the member's alone to see (see /ask).
-        chosen = filters(since=since, until=until, publication=publication, author=author,
-                         tag=tag, language=language)
+        options = {"since": since, "until": until, "publication": publication,
+                   "author": author, "tag": tag, "language": language}
+        check_options(options)
         await interaction.response.defer(ephemeral=private, thinking=True)
+        chosen, applied = await scoped_filters(self.bot, interaction.channel, options)
         size = self.bot.settings.search_page_size
         hits = await self.bot.run_question(self.bot.steward.search, query, size * SEARCH_PAGES,
                                            chosen)
         total = _pages(len(hits), size)
         lang = lang_of(interaction)
 
+        note = scope_note(applied, lang)
+
         def render(page: int) -> discord.Embed:
-            return embeds.search_embed(query, hits, page, size, total, lang)
+            return with_note(embeds.search_embed(query, hits, page, size, total, lang), note)
 
         await PagerView.send(self.bot, interaction, render, total, command="/search",
                              ephemeral=private)
