@@ -186,14 +186,18 @@ def _consistent_snapshot(
     deadline = time.monotonic() + wait_s
     while True:
         attempt = contextlib.ExitStack()
-        with write_lock or contextlib.nullcontext(), generations.lock():
-            generation = generations.current_name()
-            _sqlite_copy(store_path, tmp / STORE_FILE)
-            for path in sorted(generations.root.glob("sentences-*.sqlite")):
-                _sqlite_copy(path, tmp / INDEX_DIR / path.name)
-            if generation is not None:
-                attempt.enter_context(generations.pin(generation))
-        behind = _disagreement(tmp / STORE_FILE, generations.root / generation if generation else None)
+        try:
+            with write_lock or contextlib.nullcontext(), generations.lock():
+                generation = generations.current_name()
+                _sqlite_copy(store_path, tmp / STORE_FILE)
+                for path in sorted(generations.root.glob("sentences-*.sqlite")):
+                    _sqlite_copy(path, tmp / INDEX_DIR / path.name)
+                if generation is not None:
+                    attempt.enter_context(generations.pin(generation))
+            behind = _disagreement(tmp / STORE_FILE, generations.root / generation if generation else None)
+        except BaseException:
+            attempt.close()  # no pin outlives a failed backup (the bot's process lives on)
+            raise
         if behind is None:
             stack.push(attempt)
             return generation
@@ -219,7 +223,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         finally:
             dst.close()
     except sqlite3.Error as err:
-        raise BackupError(f"cannot copy {source} ({err}); check it with `steward doctor`") from err
+        raise BackupError(f"cannot copy {source} ({err}); is the file damaged, or the disk full?") from err
     finally:
         src.close()
 

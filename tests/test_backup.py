@@ -237,3 +237,15 @@ def test_every_is_a_period() -> None:
     for bad in ("daily", "0h", "1y", "-1d"):
         with pytest.raises(ValueError, match="not a period"):
             parse_every(bad)
+
+
+def test_a_failed_backup_leaves_no_pin_and_no_half_backup(tmp_path: Path, sample_data_dir: Path) -> None:
+    from embeddings.errors import IndexError_
+
+    index = sample_data_dir / "index"
+    current = (index / "CURRENT").read_text().strip()
+    (index / current / "dense.faiss").write_bytes(b"not a faiss index")
+    with pytest.raises(IndexError_, match="damaged"):
+        _backup(sample_data_dir, tmp_path / "backups")
+    assert not list(index.glob(".pin-*"))  # cleanup may remove that generation again
+    assert not list((tmp_path / "backups").iterdir())
