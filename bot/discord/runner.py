@@ -63,9 +63,10 @@ def run_bot(steward: Steward, settings: DiscordSection, sync: str | None) -> int
         asyncio.run(serve(bot, token))
     except discord.LoginFailure:
         return _fail(REJECTED_TOKEN)
-    except discord.PrivilegedIntentsRequired:  # Steward asks for none; a changed build might
-        return _fail("steward: error: Discord refused a privileged intent; turn it on in the "
-                     "developer portal (Bot → Privileged Gateway Intents) or remove it.")
+    except discord.PrivilegedIntentsRequired:  # only with [discord] message_content = true
+        return _fail("steward: error: Discord refused the Message Content intent; turn it on "
+                     "in the developer portal (Bot → Privileged Gateway Intents) or set "
+                     "[discord] message_content = false.")
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as err:
         return _fail(f"steward: error: cannot reach Discord ({type(err).__name__}: {err}); "
                      "check the network and try again.")

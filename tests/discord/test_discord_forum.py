@@ -253,3 +253,19 @@ async def test_the_message_content_intent_is_asked_for_only_when_configured(
     async with connected_bot(StewardBot(discord_steward, settings), fake):
         newest = list(fake.gateway.sessions.values())[-1]
         assert newest.intents & Intents.MESSAGE_CONTENT
+
+
+async def test_an_intent_the_portal_refuses_is_one_clear_line(
+    fake: FakeDiscord, discord_steward: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.discord.runner import run_bot
+
+    fake.allowed_privileged_intents = 0  # not enabled "in the developer portal"
+    monkeypatch.setenv("DISCORD_TOKEN", fake.token)
+    settings = discord_steward.config.discord.model_copy(update={"message_content": True})
+    # run_bot runs its own event loop, so it gets a thread; the fake serves from this loop
+    code = await asyncio.to_thread(run_bot, discord_steward, settings, None)
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "Message Content intent" in err and "message_content = false" in err
