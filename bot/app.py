@@ -311,9 +311,12 @@ class Steward:
         return self._answer_here.of_guild(guild_id)
 
     def forget_channel(self, channel_id: int) -> None:
-        """A deleted channel: its defaults and answer-here setting go with it."""
-        self._channel_defaults.clear(channel_id)
-        self._answer_here.clear(channel_id)
+        """A deleted channel or thread: its defaults and answer-here setting go with it
+        (read first: most deleted threads have neither, and a read takes no write lock)."""
+        if self._channel_defaults.first([channel_id]) is not None:
+            self._channel_defaults.clear(channel_id)
+        if self._answer_here.get(channel_id) is not None:
+            self._answer_here.clear(channel_id)
 
     # -- the documents ---------------------------------------------------------------------
 

@@ -134,6 +134,14 @@ async def test_stats_lists_them_and_a_deleted_channel_takes_them_along(
     await fake.delete_channel(channel)
     await fake.wait_for(lambda: discord_steward.channel_defaults([channel.id]) is None,
                         timeout=10)
+    # a thread's defaults go with the thread
+    thread = fake.thread
+    assert thread is not None
+    await admin(fake, {"tag": "strike"}, channel_id=thread.id)
+    assert discord_steward.channel_defaults([thread.id]).tag == "strike"
+    await fake.delete_channel(thread)
+    await fake.wait_for(lambda: discord_steward.channel_defaults([thread.id]) is None,
+                        timeout=10)
 
 
 async def test_bad_defaults_are_refused_and_clear_removes_them(

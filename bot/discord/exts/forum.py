@@ -186,6 +186,10 @@ class Forum(commands.Cog):
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         await self.bot.run_io(self.bot.steward.forget_channel, channel.id)
 
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self.bot.run_io(self.bot.steward.forget_channel, payload.thread_id)
+
 
 async def setup(bot: StewardBot) -> None:
     await bot.add_cog(Forum(bot))
