@@ -349,10 +349,12 @@ def read_manifest(src: Path) -> dict[str, object]:
         raise BackupError(f"{src} has no {BACKUP_MANIFEST}: it is not a Steward backup, or the "
                           "backup was cut short; use another backup")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
         files = manifest["files"]
         if not isinstance(files, dict) or manifest["format"] != FORMAT_VERSION:
             raise ValueError("unknown layout")
+    except OSError as err:
+        raise BackupError(f"cannot read {path} ({err.strerror or err}); check its permissions") from err
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise BackupError(f"{path} is damaged or from another Steward ({err}); use another backup") from err
     return manifest
@@ -382,11 +384,15 @@ def _check_file(src: Path, name: str, entry: dict[str, object], path: Path | Non
     path = path or _safe_name(src, name)
     if not path.is_file():
         raise BackupError(f"backup damaged: {name} is missing from {src}; use another backup")
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        digest = _sha256(path) if size == entry.get("bytes") else ""
+    except OSError as err:
+        raise BackupError(f"cannot read {name} in {src} ({err.strerror or err}); check its permissions") from err
     if size != entry.get("bytes"):
         raise BackupError(f"backup damaged: {name} is {size} bytes, the manifest says "
                           f"{entry.get('bytes')} (truncated or altered); use another backup")
-    if _sha256(path) != entry.get("sha256"):
+    if digest != entry.get("sha256"):
         raise BackupError(f"backup damaged: {name} has been altered (its sha256 differs from the "
                           "manifest's); use another backup")
 
@@ -402,7 +408,10 @@ def restore_backup(src: Path, data_dir: Path, *, force: bool = False,
     data folder."""
     src, data_dir = Path(src), Path(data_dir)
     manifest = verify_backup(src)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BackupError(f"cannot create the data folder {data_dir}: {err.strerror or err}") from err
     _remove_abandoned_restores(data_dir)
     present = [p for p in data_dir.iterdir() if not p.name.startswith((".restoring-", ".before-restore-"))]
     if present and not force:
@@ -416,6 +425,10 @@ def restore_backup(src: Path, data_dir: Path, *, force: bool = False,
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _stage(src, manifest, staging)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BackupError(f"could not copy the backup into {data_dir} ({err.strerror or err}); the disk "
+                          "may be full. Nothing in the data folder was changed") from err
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -424,8 +437,13 @@ def restore_backup(src: Path, data_dir: Path, *, force: bool = False,
     config_path = None
     if has_config:
         config_path = Path(config_to) if config_to is not None else data_dir / RESTORED_CONFIG
-        config_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / CONFIG_FILE, config_path)
+        try:
+            config_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / CONFIG_FILE, config_path)
+        except OSError as err:  # the data is restored; only the settings copy is missing
+            raise BackupError(f"the data folder {data_dir} is restored, but the settings could not be "
+                              f"written to {config_path} ({err.strerror or err}); they are in "
+                              f"{src / CONFIG_FILE}") from err
     return RestoreReport(data_dir, manifest.get("generation"), int(manifest.get("documents", 0)),  # type: ignore[arg-type]
                          int(manifest.get("passages", 0)), config_path, bool(present))  # type: ignore[call-overload]
 
