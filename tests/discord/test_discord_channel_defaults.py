@@ -15,6 +15,7 @@ from fakediscord import FakeChannel, FakeDiscord, snowflake
 from fakediscord.models import CATEGORY, TEXT
 
 from bot.answer import Answer
+from bot.discord.checks import QuestionLimiter
 from corpus.store import Filters
 
 NOTE = "searched: tag amazon — /ask … tag: any to search everything"
@@ -25,6 +26,7 @@ async def asked(bot: Any) -> AsyncIterator[list[Filters | None]]:
     """The filters of every question the bot asks (the real answers still come back)."""
     calls: list[Filters | None] = []
     original = bot.ask
+    bot.limiter = QuestionLimiter(1000, 60)  # these tests ask more than a member may
 
     async def spy(question: str, filters: Filters | None = None, page: int = 0,
                   context: str | None = None) -> Answer:
@@ -62,6 +64,11 @@ async def test_defaults_are_applied_overridden_and_shown(
     assert str(asked[-1].since) == "2020-01-01"
     footer = embed(answer)["footer"]["text"]
     assert footer.startswith("searched: tag amazon, since 2020-01-01 — /ask … tag: any")
+    # in the member's language; the option names stay the ones members type
+    inter = await fake.send_slash_command("ask", {"question": QUESTION}, locale="es-ES")
+    answer = await inter.followup(timeout=ANSWER_TIMEOUT)
+    assert embed(answer)["footer"]["text"].startswith(
+        "búsqueda con: tag amazon, since 2020-01-01 — /ask … tag: any para buscar en todo")
 
     # the member's own value wins; "any" means no filter at all
     inter = await fake.send_slash_command("ask", {"question": QUESTION, "tag": "any",
