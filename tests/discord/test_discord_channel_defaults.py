@@ -104,6 +104,11 @@ async def test_a_mention_and_a_thread_get_their_channels_defaults(
         channel_id=thread.id, timeout=ANSWER_TIMEOUT)
     assert asked[-1] is not None and asked[-1].tag == "amazon"
     assert reply["embeds"][0]["footer"]["text"].startswith(NOTE)
+    # and "Ask Steward about this" on a message there
+    menu = await fake.send_message_command("Ask Steward about this", message=mention)
+    answer = await menu.followup(timeout=ANSWER_TIMEOUT)
+    assert asked[-1] is not None and asked[-1].tag == "amazon"
+    assert embed(answer)["footer"]["text"].startswith(NOTE)
 
 
 async def test_a_categorys_defaults_reach_its_channels(

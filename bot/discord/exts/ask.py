@@ -151,8 +151,10 @@ class Ask(commands.Cog):
         if not question:
             raise UserError(key="ask.no_text")
         await interaction.response.defer(thinking=True)
-        answer = await self.bot.ask(question)
-        await self._send_answer(interaction, answer, None, None, False)
+        chosen, applied = await scoped_filters(self.bot, interaction.channel, {})
+        answer = await self.bot.ask(question, chosen)
+        await self._send_answer(interaction, answer, chosen, None, False,
+                                scope_note(applied, lang_of(interaction)))
 
     # -- mentions and DMs (called by StewardBot.on_message) -------------------------------------
 
