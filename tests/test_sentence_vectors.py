@@ -68,9 +68,11 @@ def test_passages_carry_the_chunkers_sentences() -> None:
 def test_the_store_keeps_sentences_and_upgrades_an_older_file(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     Store(path).close()
-    # An older store: the passages table without the sentences column.
+    # A store written by Steward 0.1 before the sentences column: schema 1, no migrations.
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE passages DROP COLUMN sentences")
+    conn.execute("DROP TABLE migrations")
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     conn.commit()
     conn.close()
     document = Document(source="x.txt", title="Strike Vote", text=STRIKE, doc_id="d")
