@@ -80,6 +80,7 @@ class Steward:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "steward.sqlite3")
         self.records = Records(self.store, query_logging=config.logging.query_logging)
+        self.expire_logged_questions()
         self._channel_defaults = ChannelDefaultsStore(self.store)
         self._answer_here = AnswerHereStore(self.store)
         self.generations = Generations(self.data_dir / "index")
@@ -224,10 +225,18 @@ class Steward:
         answer = self.answerer.ask(question, filters, page=page, context=context)
         if page == 0:
             try:
-                self.records.question_answered(question, answer.answered, answer.passage_ids)
+                self.records.question_answered(question, answer.answered, answer.passage_ids,
+                                               self._closest_tags(answer))
             except StoreError as err:  # a full disk must not cost the member their answer
                 log.warning("usage not recorded: %s", err)
         return answer
+
+    def _closest_tags(self, answer: Answer) -> list[tuple[str, tuple[str, ...]]]:
+        """(doc id, tags) of the documents nearest a question not found (gaps report)."""
+        if answer.answered:
+            return []
+        infos = [(doc_id, self.store.document_info(doc_id)) for doc_id, _ in answer.closest]
+        return [(doc_id, info.tags) for doc_id, info in infos if info is not None]
 
     def search(self, query: str, limit: int = 10, filters: Filters | None = None) -> list[Hit]:
         return self.searcher.search(query, limit=limit, filters=filters)
@@ -239,6 +248,14 @@ class Steward:
     def forget(self) -> int:
         """Erase every logged question; returns how many were erased."""
         return self.records.forget()
+
+    def expire_logged_questions(self) -> int:
+        """Erase logged questions past ``[logging] query_retention_days``; how many."""
+        try:
+            return self.records.expire(self.config.logging.query_retention_days)
+        except StoreError as err:  # a busy or full disk: try again at the next check
+            log.warning("old logged questions not erased yet: %s", err)
+            return 0
 
     # -- keeping it running ----------------------------------------------------------------
 

@@ -146,6 +146,8 @@ class LoggingSection(_Section):
     max_file_mb: float = Field(5, gt=0)
     backups: int = Field(3, ge=0)
     query_logging: bool = False
+    # Days a logged question is kept (0: until `steward forget`); counts are kept.
+    query_retention_days: int = Field(90, ge=0)
 
 
 class BackupSection(_Section):
