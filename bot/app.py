@@ -16,7 +16,7 @@ from pathlib import Path
 from bot import metrics
 from bot.answer import Answer, Answerer
 from bot.answer_here import AnswerHere, AnswerHereStore, Kind
-from bot.backup import BackupReport, BackupSettings, take_backup
+from bot.backup import BackupReport, BackupSettings, steward_version, take_backup
 from bot.channel_defaults import ChannelDefaults, ChannelDefaultsStore
 from bot.config import Config
 from bot.metrics import HealthSettings
@@ -370,6 +370,7 @@ class Steward:
             p.stat().st_size for p in self.data_dir.glob("steward.sqlite3*") if p.is_file()
         )
         return {
+            "version": steward_version(),
             "documents": documents,
             "passages": passages,
             "generation": self.generations.current_name(),

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from bot import i18n, render
 from bot.app import FilterError, Steward, parse_date, parse_filters, parse_language
+from bot.backup import steward_version
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
 from corpus.errors import CorpusError
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="settings file (default: ./config.toml or $STEWARD_CONFIG)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the store and index live ($STEWARD_DATA_DIR)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument("--version", action="version", version=f"steward {steward_version()}")
     _add_lang(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

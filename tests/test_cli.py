@@ -204,3 +204,14 @@ def test_ingest_language_override(tmp_path: Path, capsys) -> None:
     assert json.loads(out)[0]["language"] == "es"
     code, _, err = run(["ingest", str(note), "--language", "zz"], tmp_path / "data", capsys)
     assert code == 2 and "--language: 'zz' is not a language" in err
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.backup import steward_version
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"steward {steward_version()}"
+    assert steward_version()[0].isdigit()

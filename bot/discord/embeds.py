@@ -294,6 +294,7 @@ def stats_embed(stats: dict[str, object], lang: str = "en") -> discord.Embed:
 
     embed = discord.Embed(title=t("title"), colour=COLOUR)
     rows = [
+        (t("version"), stats.get("version")),
         (t("documents"), stats.get("documents")),
         (t("passages"), stats.get("passages")),
         (t("generation"), stats.get("generation") or t("none_yet")),

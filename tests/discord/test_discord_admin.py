@@ -23,6 +23,8 @@ from discord_helpers import (
 )
 from fakediscord import FakeDiscord, FakeInteraction, FakeRole, FakeUser, snowflake
 
+from bot.backup import steward_version
+
 CALLBACK_MESSAGE = 4
 COMPONENT = 3
 
@@ -163,10 +165,11 @@ async def test_admin_stats(fake: FakeDiscord, bot: Any) -> None:
     assert flags(await inter.callback()) & EPHEMERAL
     stats = await final_edit(inter, "Steward stats")
     fields = {f["name"]: f["value"] for f in stats["embeds"][0]["fields"]}
-    assert set(fields) == {"Documents", "Passages", "Index generation", "Model", "Last ingest",
+    assert set(fields) == {"Version", "Documents", "Passages", "Index generation", "Model", "Last ingest",
                            "Sentence vectors", "Disk use", "Questions", "Feedback",
                            "Channel defaults", "Answers by itself in"}
     assert "MiniLM" in fields["Model"] and "answered" in fields["Questions"]
+    assert fields["Version"] == steward_version()
     assert "reindex" not in fields["Sentence vectors"]  # the samples were indexed with them
 
 
