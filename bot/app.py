@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import metrics
 from bot.answer import Answer, Answerer
@@ -33,6 +34,9 @@ from embeddings.generations import Generations, keyword_tokenizer_problem
 from embeddings.indexer import Indexer, SyncReport
 from embeddings.search import Hit, Searcher
 from embeddings.sentence_store import sentence_store
+
+if TYPE_CHECKING:
+    from bot.sync import Sync
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,15 @@ class Steward:
         if self._answerer is None:
             self._answerer = Answerer(self.searcher, self.store, self.config.answer_settings())
         return self._answerer
+
+    @property
+    def sync(self) -> Sync:
+        """Followed sources (``bot/sync.py``): follow, unfollow, list and sync them."""
+        if self.__dict__.get("_sync") is None:
+            from bot.sync import Sync  # imported late: bot.sync imports this module's types
+
+            self.__dict__["_sync"] = Sync(self)
+        return self.__dict__["_sync"]
 
     def close(self) -> None:
         self.store.close()

@@ -19,6 +19,9 @@ from bot.answer import AnswerSettings
 from bot.backup import BackupSettings, parse_every
 from bot.metrics import HealthSettings
 from corpus.chunk import ChunkerSettings
+from corpus.sources.errors import SourceError
+from corpus.sources.interval import parse_interval
+from corpus.sources.settings import SyncSettings
 from corpus.types import ReaderSettings
 from embeddings.dense import DenseSettings
 from embeddings.encoder import E5_MODEL, EncoderSettings, with_model_defaults
@@ -168,6 +171,28 @@ class HealthSection(_Section):
     port: int = Field(HealthSettings.port, ge=0, le=65535)
 
 
+class SyncSection(_Section):
+    every: str = SyncSettings.every
+    rate_per_host: float = Field(SyncSettings.rate_per_host, ge=0)
+    max_items_per_pass: int = Field(SyncSettings.max_items_per_pass, ge=1)
+    grace_days: float = Field(SyncSettings.grace_days, ge=0)
+    user_agent: str = Field(SyncSettings.user_agent, min_length=1)
+    missing_run: int = Field(SyncSettings.missing_run, ge=1)
+    recheck: int = Field(SyncSettings.recheck, ge=0)
+    # The running bot: sync due sources by itself; post new documents in this channel (0: no).
+    schedule: bool = True
+    announce_channel: int = Field(0, ge=0)
+
+    @field_validator("every")
+    @classmethod
+    def _an_interval(cls, value: str) -> str:
+        try:
+            parse_interval(value)  # "6h", "1d"...: a clear error at start, not at the first sync
+        except SourceError as err:
+            raise ValueError(str(err)) from err
+        return value
+
+
 class Config(_Section):
     data: DataSection = DataSection()
     reader: ReaderSection = ReaderSection()
@@ -180,6 +205,7 @@ class Config(_Section):
     logging: LoggingSection = LoggingSection()
     backup: BackupSection = BackupSection()
     health: HealthSection = HealthSection()
+    sync: SyncSection = SyncSection()
 
     # Not settings: where this configuration came from, filled in by load_config.
     path: Path | None = Field(default=None, exclude=True)
@@ -255,6 +281,12 @@ class Config(_Section):
 
     def health_settings(self) -> HealthSettings:
         return HealthSettings(**self.health.model_dump())
+
+    def sync_settings(self) -> SyncSettings:
+        """[sync] as the followed-sources engine takes it (schedule and announce_channel are
+        the bot's own)."""
+        values = self.sync.model_dump(exclude={"schedule", "announce_channel"})
+        return SyncSettings(**values)
 
 
 def _describe(err: ValidationError, path: Path | None) -> str:

@@ -10,6 +10,11 @@ Synchronous (callers run it in a thread). Guards, each from ``ReaderSettings``:
 * redirects are followed by hand, at most ``url_max_redirects``, each hop checked again;
 * ``url_timeout_s`` bounds each network wait and the whole download;
 * the body is streamed and abandoned past ``url_max_bytes``.
+
+Followed sources (``corpus.sources``) pass extra ``headers`` (their User-Agent, and
+``If-None-Match``/``If-Modified-Since`` for conditional GET) and ``raw=True``: any final status
+comes back in ``Fetched.status`` (304 "unchanged", 404 "gone") and feeds, sitemaps and JSON are
+returned whatever their type.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import socket
 import ssl
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
@@ -54,6 +60,9 @@ class Fetched:
     format: str
     content_type: str = ""
     charset: str | None = None
+    status: int = 200  # with raw=True: 304 (not modified), 404, 410... come back, not raised
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def _fail(url: str, reason: str) -> ReadError:
@@ -108,7 +117,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 def _connect(
-    url: str, settings: ReaderSettings, remaining: float
+    url: str, settings: ReaderSettings, remaining: float, headers: Mapping[str, str] | None = None
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """Send the GET for ``url`` and return the connection with its response headers read."""
     parts = urlsplit(url)
@@ -132,6 +141,7 @@ def _connect(
         try:
             conn.request("GET", path, headers={
                 "User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*",
+                **(headers or {}),
             })
             return conn, conn.getresponse()
         except TimeoutError as err:
@@ -208,15 +218,21 @@ def _format(url: str, content_type: str) -> str:
                                  f", a format Steward does not read (Steward reads {SUPPORTED})")
 
 
-def fetch_url(url: str, settings: ReaderSettings) -> Fetched:
-    """Download ``url`` within the limits of ``settings``; ReadError saying what went wrong."""
+def fetch_url(url: str, settings: ReaderSettings, headers: Mapping[str, str] | None = None,
+              raw: bool = False) -> Fetched:
+    """Download ``url`` within the limits of ``settings``; ReadError saying what went wrong.
+
+    ``headers`` are sent on every hop. ``raw``: a final status other than 200 is returned
+    (without its body) rather than raised, and the body's format is not checked."""
     deadline = time.monotonic() + settings.url_timeout_s
     current = url
     for _hop in range(settings.url_max_redirects + 1):
         remaining = max(0.01, deadline - time.monotonic())
-        conn, response = _connect(current, settings, remaining)
+        conn, response = _connect(current, settings, remaining, headers)
         try:
             status = response.status
+            validators = {"etag": response.getheader("ETag"),
+                          "last_modified": response.getheader("Last-Modified")}
             if status in _REDIRECTS:
                 location = response.getheader("Location")
                 if not location:
@@ -224,6 +240,8 @@ def fetch_url(url: str, settings: ReaderSettings) -> Fetched:
                                      "Location; check the link")
                 current = urljoin(current, location.strip())
                 continue
+            if raw and status != 200:
+                return Fetched(url=current, data=b"", format="", status=status, **validators)
             if status >= 400:
                 raise _fail(url, f"the server answered {status} {response.reason}; "
                                  "check that the link opens in a browser")
@@ -231,13 +249,14 @@ def fetch_url(url: str, settings: ReaderSettings) -> Fetched:
                 raise _fail(url, f"the server answered {status} {response.reason}, "
                                  "not a document")
             content_type, _, params = (response.getheader("Content-Type") or "").partition(";")
-            fmt = _format(current, content_type.strip().lower())
+            kind = content_type.strip().lower()
+            fmt = _FORMAT_BY_TYPE.get(kind, "") if raw else _format(current, kind)
             data = _read_body(url, response, settings, deadline)
         finally:
             response.close()
             conn.close()
         return Fetched(url=current, data=data, format=fmt, content_type=content_type.strip(),
-                       charset=_charset(params))
+                       charset=_charset(params), **validators)
     raise _fail(url, f"too many redirects (more than url_max_redirects = "
                      f"{settings.url_max_redirects}); check the link in a browser")
 

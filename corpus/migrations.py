@@ -73,8 +73,44 @@ def _add_01_columns(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE documents ADD COLUMN language TEXT")
 
 
+_FOLLOWED_SOURCES = """
+CREATE TABLE IF NOT EXISTS follow_sources (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    every_s INTEGER NOT NULL,
+    publication TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    language TEXT,
+    match TEXT,
+    keep_removed INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    last_check TEXT,
+    last_change TEXT,
+    last_error TEXT,
+    next_due TEXT
+);
+CREATE TABLE IF NOT EXISTS follow_items (
+    source_id INTEGER NOT NULL REFERENCES follow_sources(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    lastmod TEXT,
+    content_hash TEXT,
+    doc_ids TEXT NOT NULL DEFAULT '[]',
+    seen_at TEXT,
+    missing_since TEXT,
+    PRIMARY KEY (source_id, key)
+);
+"""
+
+
 CORPUS_MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-columns-of-0.1", apply=_add_01_columns),
+    # Followed sources (corpus/sources/state.py says what each column holds).
+    Migration("0020-followed-sources", sql=_FOLLOWED_SOURCES),
 )
 
 
