@@ -134,6 +134,9 @@ class FakeChannel:
     # Forums: their tags ({"id", "name", ...}, see forum_tag); threads: the ids applied.
     available_tags: list[dict[str, Any]] = field(default_factory=list)
     applied_tags: list[int] = field(default_factory=list)
+    # {"id", "type" (0 role, 1 member), "allow", "deny"} as Discord sends them (not enforced
+    # by the fake; `steward doctor` reads them).
+    permission_overwrites: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_thread(self) -> bool:
@@ -170,7 +173,7 @@ class FakeChannel:
                 position=self.position,
                 topic=self.topic,
                 nsfw=False,
-                permission_overwrites=[],
+                permission_overwrites=list(self.permission_overwrites),
             )
             if self.type == FORUM:
                 data["available_tags"] = self.available_tags

@@ -123,6 +123,11 @@ class Routes:
         r.add_get(wh_msg, self._webhook_get)
         r.add_patch(wh_msg, self._webhook_edit)
         r.add_delete(wh_msg, self._webhook_delete)
+        # What `steward doctor` reads: the bot's guilds, their roles, its member, channels.
+        r.add_get(f"{p}/users/@me/guilds", self._get_my_guilds)
+        r.add_get(f"{p}/guilds/{{gid}}", self._get_guild)
+        r.add_get(f"{p}/guilds/{{gid}}/members/{{uid}}", self._get_guild_member)
+        r.add_get(f"{p}/guilds/{{gid}}/channels", self._get_guild_channels)
         r.add_get(f"{p}/channels/{{cid}}", self._get_channel)
         r.add_patch(f"{p}/channels/{{cid}}", self._edit_channel)
         r.add_post(f"{p}/channels/{{cid}}/messages", self._create_message)
@@ -256,6 +261,30 @@ class Routes:
         if channel is None:
             raise HTTPError(404, UNKNOWN_CHANNEL, "unknown_channel")
         return channel, guild
+
+    def _guild_or_404(self, request: web.Request) -> FakeGuild:
+        guild = next((g for g in self.guilds if str(g.id) == request.match_info["gid"]), None)
+        if guild is None:
+            raise HTTPError(404, {"code": 10004, "message": "Unknown Guild"})
+        return guild
+
+    async def _get_my_guilds(self, request: web.Request) -> web.Response:
+        return json_response([{"id": str(g.id), "name": g.name, "icon": None, "owner": False,
+                               "permissions": str(g.permissions_of(self.bot_user.id)),
+                               "features": []} for g in self.guilds])
+
+    async def _get_guild(self, request: web.Request) -> web.Response:
+        return json_response(self._guild_or_404(request).to_payload())
+
+    async def _get_guild_member(self, request: web.Request) -> web.Response:
+        member = self._guild_or_404(request).member(int(request.match_info["uid"]))
+        if member is None:
+            raise HTTPError(404, {"code": 10007, "message": "Unknown Member"})
+        return json_response(member.to_payload())
+
+    async def _get_guild_channels(self, request: web.Request) -> web.Response:
+        guild = self._guild_or_404(request)
+        return json_response([c.to_payload() for c in guild.channels if not c.is_thread])
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         channel, _ = self._channel_or_404(request)

