@@ -32,6 +32,14 @@ REJECTED = ("reset the token in the developer portal (your application â†’ Bot â
             "and set DISCORD_TOKEN to the new one")
 
 
+class _DoctorBot(StewardBot):
+    """The bot's commands without running it: ``login`` would call ``setup_hook``, which
+    starts the health server and loads the index."""
+
+    async def setup_hook(self) -> None:
+        return None
+
+
 def discord_checks(config: Config) -> list[Check]:
     """Run the checks with DISCORD_TOKEN (set: the caller checked)."""
     steward = Steward(config)
@@ -45,7 +53,7 @@ async def _checks(steward: Steward, token: str) -> list[Check]:
     settings = steward.config.discord
     if settings.api_base:
         discord.http.Route.BASE = settings.api_base.rstrip("/")
-    bot = StewardBot(steward, settings)
+    bot = _DoctorBot(steward, settings)
     try:
         expected = await _expected_commands(bot)
         try:
