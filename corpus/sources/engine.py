@@ -103,6 +103,9 @@ class Engine:
         except (SourceError, ReadError) as err:
             result.error = _one_line(str(err))
             result.requests = client.requests
+            if not dry_run:  # `follows` shows the error; the next try waits for the interval
+                state.finish_pass(self.store, row.spec.id, state=row.state, changed=False,
+                                  error=result.error, every_s=row.every_s)
             return result
         result.notes += listing.notes
         listed: set[str] = set()
@@ -271,15 +274,24 @@ class Engine:
                 result.removed += item.doc_ids
                 continue
             with self.lock():
-                for doc_id in item.doc_ids:
-                    self._remove_document(row.spec.id, key, doc_id, result)
-                state.delete_item(self.store, row.spec.id, key)
+                held = [d for d in item.doc_ids
+                        if not self._remove_document(row.spec.id, key, d, result)]
+                if held:
+                    # Another source still follows these: keep the item (missing), so that
+                    # its documents go once nobody else holds them, rather than never.
+                    if not item.missing_since:
+                        item.missing_since = state.now_iso(now)
+                    state.save_item(self.store, row.spec.id, item)
+                else:
+                    state.delete_item(self.store, row.spec.id, key)
 
-    def _remove_document(self, source_id: int, key: str, doc_id: str, result: PassResult) -> None:
+    def _remove_document(self, source_id: int, key: str, doc_id: str, result: PassResult) -> bool:
+        """Remove ``doc_id`` unless another followed item holds it (then False)."""
         if state.doc_shared(self.store, doc_id, source_id, key):
-            return  # another followed item still holds it
+            return False
         if self.store.remove(doc_id):
             result.removed.append(doc_id)
+        return True
 
 
 def _one_line(text: str) -> str:

@@ -44,8 +44,8 @@ def is_sitemap_url(url: str) -> bool:
 def roots(client: Client, url: str) -> list[str]:
     """Where a site's sitemaps start: the URL itself when it names one, else robots.txt's
     ``Sitemap:`` lines, else ``/sitemap.xml``."""
-    if is_sitemap_url(url):
-        return [url]
+    if urlsplit(url).path.lower().endswith((".xml", ".xml.gz")):
+        return [url]  # followed as a sitemap: an XML address is the sitemap itself
     parts = urlsplit(url)
     return client.sitemaps_in_robots(url) or [urlunsplit((parts.scheme, parts.netloc, "/sitemap.xml", "", ""))]
 
