@@ -15,7 +15,7 @@ import html
 import json
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +54,9 @@ class Site:
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, headers)
     base: str = ""
     wordpress_links: bool = True  # the home page names its WordPress API
+    # A test's fake clock: each request's time on it is kept in ``stamps`` (pacing checks).
+    clock: Callable[[], float] | None = None
+    stamps: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -126,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         with site.lock:
             site.log.append((self.path, {k: v for k, v in self.headers.items()}))
+            if site.clock is not None:
+                site.stamps.append(site.clock())
             canned = site.routes.get(self.path) or site.routes.get(parts.path)
             articles = dict(site.articles)
         if canned is not None:
