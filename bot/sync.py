@@ -119,7 +119,7 @@ class Sync:
         return _followed(row) if row else None
 
     def due(self, now: dt.datetime | None = None) -> list[FollowedSource]:
-        """Sources whose next pass is due at ``now`` (never-synced ones first in line)."""
+        """Sources whose next pass is due at ``now`` (a new one is due at once), by id."""
         stamp = state.now_iso(now or dt.datetime.now(dt.UTC))
         return [s for s in self.sources() if s.next_due is None or s.next_due <= stamp]
 

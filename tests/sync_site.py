@@ -57,6 +57,7 @@ class Site:
     # A test's fake clock: each request's time on it is kept in ``stamps`` (pacing checks).
     clock: Callable[[], float] | None = None
     stamps: list[float] = field(default_factory=list)
+    served: list[int] = field(default_factory=list)  # article pages sent with their body (200)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -90,10 +91,8 @@ class Site:
     def reset_log(self) -> None:
         with self.lock:
             self.log.clear()
+            self.served.clear()
 
-    def bodies(self) -> list[str]:
-        """Article pages answered with their body (200) since the log was reset."""
-        return [p for p in self.paths() if p.startswith("/voices/")]
 
 
 def _http_date(iso: str) -> str:
@@ -176,6 +175,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("If-None-Match") == etag or (
                 not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == modified):
             return self.send(304, headers={"ETag": etag, "Last-Modified": modified})
+        with self.site.lock:
+            self.site.served.append(a.n)
         return self.send(200, self.page(a).encode(), headers={"ETag": etag, "Last-Modified": modified})
 
     def page(self, a: Article) -> str:

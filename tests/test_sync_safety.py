@@ -226,3 +226,18 @@ def test_a_wordpress_api_that_answers_garbage_is_one_line(steward, site: Site) -
     broken, good = steward.sync.run()
     assert broken.error is not None and "did not answer JSON" in broken.error
     assert good.error is None and len(good.added) == ARTICLES
+
+
+def test_sync_runs_are_counted_by_outcome_in_metrics(steward, site: Site) -> None:
+    from bot.metrics import REGISTRY
+
+    def runs(outcome: str) -> float:
+        return REGISTRY.get_sample_value("steward_sync_runs_total", {"outcome": outcome}) or 0.0
+
+    ok, failed = runs("ok"), runs("failed")
+    site.routes["/bomb.xml"] = (200, {"Content-Type": "application/rss+xml"}, BOMB)
+    steward.sync.follow(site.base + "/bomb.xml", kind="feed")
+    steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")
+    steward.sync.run()
+    steward.sync.run(dry_run=True)  # a dry run changes nothing and is not a run
+    assert (runs("ok") - ok, runs("failed") - failed) == (1.0, 1.0)
