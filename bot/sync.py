@@ -196,17 +196,18 @@ class Sync:
                 due_ids = {s.id for s in self.due()}
                 rows = [r for r in rows if r.spec.id in due_ids]
         outcomes = []
+        client = self._client()  # shared: sources on one host are paced together
         for row in rows:
             with self._one_pass:
-                outcomes.append(self._pass(row, dry_run, on_progress))
+                outcomes.append(self._pass(row, dry_run, on_progress, client))
         return outcomes
 
     def _pass(self, row: state.SourceRow, dry_run: bool,
-              on_progress: Callable[[str], None] | None) -> SyncOutcome:
+              on_progress: Callable[[str], None] | None, client: Client) -> SyncOutcome:
         if on_progress:
             on_progress(f"syncing {row.spec.url} ({row.spec.kind})")
         try:
-            result = self._engine().run(row, dry_run=dry_run, on_progress=on_progress)
+            result = self._engine().run(row, dry_run=dry_run, on_progress=on_progress, client=client)
         except Exception as err:  # a store or reader failure: this source only
             log.exception("sync of %s failed", row.spec.url)
             result = PassResult(error=f"the pass failed ({type(err).__name__}: {err})"[:500])

@@ -152,11 +152,14 @@ def test_requests_to_one_host_are_paced_by_rate_per_host(tmp_path: Path, site: S
     try:
         sync = Sync(steward, sleep=sleep, clock=lambda: now[0])
         sync.follow(site.base + "/sitemap.xml", kind="sitemap")
-        [outcome] = sync.run()
+        sync.follow(site.base + "/feed.xml", kind="feed")  # the same host: paced together
+        outcome, feed = sync.run()
     finally:
         steward.close()
     assert outcome.error is None and len(outcome.added) == ARTICLES
-    assert len(site.stamps) == outcome.requests >= ARTICLES + 2  # robots.txt, sitemap, articles
+    assert feed.error is None and feed.downloads == ARTICLES
+    assert len(site.stamps) == outcome.requests + feed.requests
+    assert outcome.requests >= ARTICLES + 1  # the sitemap, then its articles
     gaps = [b - a for a, b in zip(site.stamps, site.stamps[1:], strict=False)]
     assert min(gaps) >= 0.5 - 1e-9  # never more than 2 a second
     assert slept and all(s <= 0.5 + 1e-9 for s in slept)

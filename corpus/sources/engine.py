@@ -93,16 +93,21 @@ class Engine:
         raise SourceError(f"unknown kind {spec.kind!r}")
 
     def run(self, row: state.SourceRow, dry_run: bool = False,
-            on_progress: Callable[[str], None] | None = None) -> PassResult:
-        """One pass; never raises for bad input upstream (the result's ``error`` says it)."""
+            on_progress: Callable[[str], None] | None = None,
+            client: Client | None = None) -> PassResult:
+        """One pass; never raises for bad input upstream (the result's ``error`` says it).
+
+        ``client``: one shared by the passes of a run, so that two sources on one host are
+        paced together and read its robots.txt once."""
         result = PassResult()
-        client = self.client()
+        client = client or self.client()
+        first_request = client.requests
         known = state.items(self.store, row.spec.id)
         try:
             listing = self.listing(client, row, known)
         except (SourceError, ReadError) as err:
             result.error = _one_line(str(err))
-            result.requests = client.requests
+            result.requests = client.requests - first_request
             if not dry_run:  # `follows` shows the error; the next try waits for the interval
                 state.finish_pass(self.store, row.spec.id, state=row.state, changed=False,
                                   error=result.error, every_s=row.every_s)
@@ -128,7 +133,7 @@ class Engine:
         if result.failed:
             result.error = (f"{len(result.failed)} items could not be read; first: "
                             f"{result.failed[0]}")
-        result.requests = client.requests
+        result.requests = client.requests - first_request
         if not dry_run:
             # The kind's state (feed ETag, WordPress high-water mark) advances only after a
             # pass that finished everything, so nothing listed is skipped next time.
