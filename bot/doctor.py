@@ -8,18 +8,24 @@ Discord checks live in ``bot/discord/doctor_checks.py`` (only ``bot/discord`` im
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, discord_token, load_config
+from corpus.errors import ReadError
 from corpus.store import SCHEMA_VERSION
 from embeddings.encoder import load_encoder
 from embeddings.errors import EncoderError, IndexError_
 from embeddings.generations import Generations, load_generation
+
+if TYPE_CHECKING:
+    from corpus.sources.http import Client
 
 STORE_FILE = "steward.sqlite3"
 MIN_FREE_MB = 1024  # an ingest writes a whole new index generation beside the serving one
@@ -149,6 +155,56 @@ def check_model(config: Config, dimension: int | None = None) -> Check:
                  f"({encoder.dimension} dimensions)")
 
 
+def check_sources(config: Config) -> list[Check]:
+    """One line per followed source (``steward follow``): reachable now under the rules a sync
+    uses (no private addresses unless allowed, timeouts, size limits, robots.txt), and whether
+    its last pass failed. No line when nothing is followed."""
+    try:
+        conn = sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT id, url, kind, last_error FROM follow_sources ORDER BY id").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:  # no follow_sources table yet: nothing was ever followed
+        return []
+    if not rows:
+        return []
+    from corpus.sources.http import Client  # only when something is followed
+
+    client = Client(config.reader_settings(), config.sync_settings())
+    return [_check_source(client, *row) for row in rows]
+
+
+def _check_source(client: Client, source_id: int, url: str, kind: str,
+                  last_error: str | None) -> Check:
+    name, where = f"source #{source_id}", f"{url} ({kind})"
+    gone = f"or `steward unfollow {source_id}` if it is gone for good"
+    if kind == "folder":
+        if not os.path.isdir(url) or not os.access(url, os.R_OK | os.X_OK):
+            return Check(name, False, f"{where} is missing or unreadable",
+                         f"mount the drive or give Steward's user read access, {gone}")
+        reached = "the folder is readable"
+    else:
+        probe = url.replace("{n}", "1")  # numbered pages: the first one
+        try:
+            fetched = client.get(probe)
+        except (ReadError, OSError) as err:
+            return Check(name, False, f"{where} cannot be reached ({err})",
+                         f"check that the address opens in a browser from this machine, {gone}")
+        if fetched.status >= 400:
+            return Check(name, False, f"{where}: the server answered {fetched.status}",
+                         f"check the address in a browser, {gone}")
+        if not client.allowed(probe):
+            return Check(name, False, f"{where}: the site's robots.txt does not let Steward read it",
+                         f"ask the site to allow Steward's User-Agent, {gone}")
+        reached = f"reachable ({fetched.status})"
+    if last_error:
+        return Check(name, False, f"{where}: {reached}, but its last sync failed: {last_error}",
+                     f"run `steward sync {source_id}` to see whether it still fails")
+    return Check(name, True, f"{where}: {reached}")
+
+
 def _store_passages(config: Config) -> int | None:
     try:
         conn = sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True)
@@ -188,6 +244,8 @@ def run_doctor(config_path: str | None = None, data_dir: str | None = None, *,
     checks.append(check_index(config, passages))
     if model:
         checks.append(check_model(config, _index_dimension(config)))
+    if store.ok:
+        checks += check_sources(config)
     if discord is not None:
         if discord_token() is None:
             checks.append(Check("discord", True, "DISCORD_TOKEN is not set: Discord not checked "
