@@ -9,7 +9,8 @@ of tests/fakediscord, as the Discord tests run it. Several members ask /ask at a
 (one question every ``--interval`` seconds, spread over the members so none hits the
 cooldown); every ``--churn`` seconds' worth of questions a bulletin is ingested or removed
 again (in a worker thread, as an admin's ``/admin add`` or a ``steward ingest`` beside the
-bot would); every ``--backup`` seconds' worth a backup is taken (``keep=3``). Pacing by
+bot would) and a notice in a followed folder is added or rewritten and synced; every
+``--backup`` seconds' worth a backup is taken (``keep=3``). Pacing by
 question count keeps a count-based run (``--questions``) doing the same work anywhere.
 Every ``--every`` seconds it samples the process's RSS, open file descriptors and threads,
 the data folder's size on disk and the answer latencies since the last sample.
@@ -95,6 +96,7 @@ class Soak:
     failures: list[str] = field(default_factory=list)
     ingests: int = 0
     removals: int = 0
+    syncs: int = 0
     backups: int = 0
     growth: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -181,6 +183,11 @@ async def _soak(args: argparse.Namespace, work: Path) -> Soak:
     soak = Soak(settings={k: v for k, v in vars(args).items() if k not in ("out", "plot")})
     bulletins = work / "bulletins"
     bulletins.mkdir()
+    # A followed folder (bot/sync.py) whose notices change as the soak goes, synced with the churn.
+    followed = work / "followed"
+    followed.mkdir()
+    (followed / "notice-0.txt").write_text(BULLETIN.format(n=1000))
+    steward.sync.follow(str(followed), kind="folder")
     stop = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
     since_sample: list[float] = []
@@ -234,6 +241,12 @@ async def _soak(args: argparse.Namespace, work: Path) -> Soak:
                             if await asyncio.to_thread(steward.remove, doc_id) is None:
                                 raise RuntimeError(f"{doc_id} was not there to remove")
                             soak.removals += 1
+                        # a notice added or rewritten in the followed folder, then a sync
+                        (followed / f"notice-{n % 3}.txt").write_text(BULLETIN.format(n=1000 + n))
+                        for outcome in await asyncio.to_thread(steward.sync.run):
+                            if outcome.error:
+                                raise RuntimeError(f"sync of {outcome.source.url}: {outcome.error}")
+                        soak.syncs += 1
                     except Exception as e:
                         soak.failures.append(f"churn after question {n}: {type(e).__name__}: {e}")
 
@@ -331,7 +344,7 @@ def plot(soak: Soak, path: Path) -> None:
     axes[4].grid(alpha=0.3)
     axes[4].set_xlabel("minutes")
     fig.suptitle(f"Steward soak: {len(soak.latencies)} answers, {soak.ingests} ingests, "
-                 f"{soak.removals} removals, {soak.backups} backups")
+                 f"{soak.removals} removals, {soak.syncs} folder syncs, {soak.backups} backups")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
@@ -362,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         "latency_p50_s": round(statistics.median(soak.latencies), 3) if soak.latencies else None,
         "latency_p95_s": round(_percentile(soak.latencies, 0.95), 3) if soak.latencies else None,
         "latency_max_s": round(max(soak.latencies), 3) if soak.latencies else None,
-        "ingests": soak.ingests, "removals": soak.removals, "backups": soak.backups,
+        "ingests": soak.ingests, "removals": soak.removals, "syncs": soak.syncs,
+        "backups": soak.backups,
         "python_threads_at_end": threading.active_count(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -375,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     first, last = (soak.samples[0], soak.samples[-1]) if soak.samples else (None, None)
     print(f"{summary['answers']} answers (median {summary['latency_p50_s']} s, p95 "
           f"{summary['latency_p95_s']} s, max {summary['latency_max_s']} s), {soak.ingests} ingests, "
-          f"{soak.removals} removals, {soak.backups} backups")
+          f"{soak.removals} removals, {soak.syncs} folder syncs, {soak.backups} backups")
     if first and last:
         print(f"RSS {first.rss_mb:.0f} -> {last.rss_mb:.0f} MB, fds {first.fds} -> {last.fds}, "
               f"threads {first.threads} -> {last.threads}, data {first.data_mb:.1f} -> "

@@ -1,6 +1,7 @@
 """bench/soak.py keeps working: a count-based soak (12 questions from several members, with
 ingests, removals and backups between them) against the loopback Discord answers every
-question, writes its JSON and plot, and its growth rule tells levelling off from a leak."""
+question (and syncs a followed folder as it changes), writes its JSON and plot, and its
+growth rule tells levelling off from a leak."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def test_a_short_soak_answers_everything_and_writes_its_results(
     assert result["summary"]["answers"] == 12
     # every 3rd question an ingest or a removal, alternating; every 6th a backup
     assert (result["summary"]["ingests"], result["summary"]["removals"]) == (2, 2)
+    assert result["summary"]["syncs"] == 4  # a followed folder changed and synced with each
     assert result["summary"]["backups"] == 2
     assert result["samples"][-1]["answered"] == 12
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
