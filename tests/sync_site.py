@@ -147,7 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/sitemap.xml":
             return self.send(200, self.sitemap(articles).encode(), "application/xml")
         if path == "/feed.xml":
-            return self.send(200, self.feed(articles).encode(), "application/rss+xml")
+            body = self.feed(articles).encode()
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                return self.send(304, headers={"ETag": etag})
+            return self.send(200, body, "application/rss+xml", headers={"ETag": etag})
         if path in ("/wp-json", "/wp-json/"):
             return self.send(200, json.dumps({"namespaces": ["oembed/1.0", "wp/v2"]}).encode(),
                              "application/json")

@@ -67,6 +67,21 @@ def test_each_kind_syncs_then_a_second_pass_downloads_and_embeds_nothing(steward
     assert steward.sync.get("1").documents == ARTICLES
 
 
+def test_an_unchanged_feed_answers_304_and_nothing_else_is_asked(steward, site: Site) -> None:
+    steward.sync.follow(site.base + "/feed.xml", kind="feed")
+    steward.sync.run()
+    site.reset_log()
+    [again] = steward.sync.run()
+    assert [p for p, _ in site.log] == ["/feed.xml"]
+    assert site.log[0][1].get("If-None-Match")  # the ETag of the last pass
+    assert again.requests == 1 and again.notes == ["the feed has not changed since the last pass"]
+    assert (again.added, again.changed, again.removed) == ([], [], [])
+    site.change(1)  # a new ETag: the feed is read again, and only the changed article fetched
+    site.reset_log()
+    [edited] = steward.sync.run()
+    assert len(edited.changed) == 1 and site.served == [1]
+
+
 @pytest.mark.parametrize("kind", ["wordpress", "sitemap", "pattern", "feed"])
 def test_an_edit_and_a_deletion_are_exactly_what_the_next_pass_does(steward, site: Site, kind: str) -> None:
     steward.sync.follow(follow_url(site, kind), kind=kind)

@@ -188,10 +188,10 @@ def test_a_huge_sitemap_is_capped_per_pass_reported_and_continued(tmp_path: Path
         steward.close()
 
 
-@pytest.mark.parametrize("kind", ["wordpress", "sitemap", "pattern"])
+@pytest.mark.parametrize("kind", ["wordpress", "feed", "sitemap", "pattern"])
 def test_a_sync_killed_mid_pass_resumes_with_nothing_lost_or_duplicated(
         steward, site: Site, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = {"wordpress": site.base + "/", "sitemap": site.base + "/sitemap.xml",
+    url = {"wordpress": site.base + "/", "sitemap": site.base + "/sitemap.xml", "feed": site.base + "/feed.xml",
            "pattern": site.base + "/voices/{n}/"}[kind]
     steward.sync.follow(url, kind=kind)
     real = corpus.sources.engine.read_bytes

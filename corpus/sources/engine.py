@@ -113,6 +113,8 @@ class Engine:
                                   error=result.error, every_s=row.every_s)
             return result
         result.notes += listing.notes
+        if listing.not_modified:
+            result.unchanged = len(known)
         listed: set[str] = set()
         gone = set(listing.gone)
         for n, entry in enumerate(listing.entries, start=1):

@@ -66,6 +66,7 @@ def listing(client: Client, spec: SourceSpec, state: dict[str, Any]) -> Listing:
     out = Listing(state=dict(state))
     if fetched.status == 304:
         out.notes.append("the feed has not changed since the last pass")
+        out.not_modified = True
         return out
     if fetched.status != 200:
         raise SourceError(f"the feed {spec.url} answered {fetched.status}; check that it still exists")

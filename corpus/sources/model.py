@@ -47,5 +47,6 @@ class Listing:
     complete: bool = False
     window: str | None = None
     gone: list[str] = field(default_factory=list)  # keys the server answered 404/410 for
+    not_modified: bool = False  # the listing answered 304: every known item is unchanged
     notes: list[str] = field(default_factory=list)  # one line each, shown with the result
     state: dict[str, Any] = field(default_factory=dict)  # the kind's own state, saved after the pass
