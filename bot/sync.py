@@ -138,6 +138,8 @@ class Sync:
                 kind, url = found.kind, found.url
             else:
                 url = detect.check(kind, url)
+                if kind == "feed":  # a page's address: follow the feed it names
+                    url = detect.feed_of(self._client(), url)
         except SourceError as err:
             raise SyncError(str(err)) from err
         code = None

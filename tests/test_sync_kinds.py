@@ -151,6 +151,13 @@ def test_the_kind_is_detected_from_what_the_url_answers(steward, site: Site, tmp
     assert (found.kind, found.url) == ("feed", site.base + "/feed.xml")
 
 
+def test_kind_feed_given_a_page_follows_the_feed_it_names(steward, site: Site) -> None:
+    assert steward.sync.follow(site.base + "/", kind="feed").url == site.base + "/feed.xml"
+    site.routes["/plain/"] = (200, {}, b"<html><head><title>x</title></head><body>hi</body></html>")
+    with pytest.raises(SyncError, match="not an RSS or Atom feed and its page names none"):
+        steward.sync.follow(site.base + "/plain/", kind="feed")
+
+
 def test_a_page_with_nothing_to_follow_says_which_kind_to_pass(steward, site: Site) -> None:
     site.wordpress_links = False
     site.routes["/plain/"] = (200, {}, b"<html><head><title>x</title></head><body>hi</body></html>")

@@ -127,6 +127,28 @@ def detect(client: Client, url: str) -> Detected:
                       "(a numbered-page URL with {n})")
 
 
+def feed_of(client: Client, url: str) -> str:
+    """``url`` when it is a feed, else the feed its page names (autodiscovery); SourceError
+    when it is neither (`follow --kind feed` given a page)."""
+    try:
+        fetched = client.get(url)
+    except ReadError as err:
+        raise SourceError(str(err)) from err
+    if fetched.status != 200:
+        raise SourceError(f"{url} answered {fetched.status}; check the address")
+    if fetched.content_type.lower() in FEED_TYPES or _xml_root(fetched.data) in _FEED_ROOTS:
+        return url
+    links = _Links()
+    try:
+        links.feed(fetched.data[:2_000_000].decode("utf-8", "replace"))
+    except Exception:  # a page html.parser cannot read names no feed
+        links = _Links()
+    if links.feeds:
+        return urljoin(fetched.url, links.feeds[0])
+    raise SourceError(f"{url} is not an RSS or Atom feed and its page names none; give the feed's "
+                      "address (often /feed/ or /rss.xml)")
+
+
 def _site(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
