@@ -244,3 +244,32 @@ def test_sync_runs_are_counted_by_outcome_in_metrics(steward, site: Site) -> Non
     steward.sync.run()
     steward.sync.run(dry_run=True)  # a dry run changes nothing and is not a run
     assert (runs("ok") - ok, runs("failed") - failed) == (1.0, 1.0)
+
+
+def test_a_listing_that_suddenly_lists_nothing_removes_nothing(steward, site: Site) -> None:
+    steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")
+    steward.sync.follow(site.base + "/", kind="wordpress")
+    steward.sync.run()
+    site.routes["/sitemap.xml"] = (200, XML, b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>')
+    site.routes["/wp-json/wp/v2/posts"] = (200, {"Content-Type": "application/json"}, b"[]")
+    empty_sitemap, empty_api = steward.sync.run()
+    for outcome in (empty_sitemap, empty_api):
+        assert outcome.error is not None and "listed no items" in outcome.error
+        assert outcome.removed == []
+    assert len(steward.documents()) == ARTICLES
+
+
+def test_a_gzipped_sitemap_that_unpacks_past_the_size_limit_is_refused(tmp_path: Path, site: Site) -> None:
+    import gzip
+
+    bomb = gzip.compress(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                         + b" " * (3 * 1024 * 1024) + b"</urlset>")
+    site.routes["/sitemap-big.xml.gz"] = (200, {"Content-Type": "application/gzip"}, bomb)
+    steward = steward_for(tmp_path, reader__url_max_mb=1.0)
+    try:
+        steward.sync.follow(site.base + "/sitemap-big.xml.gz", kind="sitemap")
+        [outcome] = steward.sync.run()
+    finally:
+        steward.close()
+    assert len(bomb) < 100_000
+    assert outcome.error is not None and "unpacks past url_max_bytes" in outcome.error

@@ -105,6 +105,12 @@ class Engine:
         known = state.items(self.store, row.spec.id)
         try:
             listing = self.listing(client, row, known)
+            if listing.complete and not listing.entries and known:
+                # A site mid-migration or a broken plugin answers an empty list: that is not
+                # "everything was deleted", so nothing is removed on its word.
+                raise SourceError(f"{row.spec.url} listed no items, where {len(known)} were "
+                                  "known; nothing was removed (check the site; `unfollow "
+                                  "--remove-documents` if it really is empty)")
         except (SourceError, ReadError) as err:
             result.error = _one_line(str(err))
             result.requests = client.requests - first_request
