@@ -195,6 +195,7 @@ def test_following_twice_and_unknown_sources_are_refused(steward, site: Site) ->
 def test_unfollow_keeps_documents_unless_asked(steward, site: Site) -> None:
     a = steward.sync.follow(site.base + "/feed.xml", kind="feed")
     [first] = steward.sync.run()
+    assert steward.sync.get(site.base + "/feed.xml/") == steward.sync.get(str(a.id))
     steward.sync.unfollow(site.base + "/feed.xml")
     assert steward.document_info(first.added[0]) is not None
     b = steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")

@@ -96,8 +96,9 @@ def get_source(store: Store, ref: str) -> SourceRow | None:
     if ref.isdigit():
         rows = store.execute(f"SELECT {_SOURCE_COLUMNS} FROM follow_sources WHERE id=?", (int(ref),))
     else:
-        rows = store.execute(f"SELECT {_SOURCE_COLUMNS} FROM follow_sources WHERE url=? OR url=?",
-                             (ref, ref.rstrip("/")))
+        bare = ref.rstrip("/")  # with or without the trailing slash it was followed with
+        rows = store.execute(f"SELECT {_SOURCE_COLUMNS} FROM follow_sources WHERE url IN (?,?,?)",
+                             (ref, bare, bare + "/"))
     return _row(rows[0], _documents(store, rows[0][0])) if rows else None
 
 
