@@ -202,7 +202,26 @@ class Sync:
         for row in rows:
             with self._one_pass:
                 outcomes.append(self._pass(row, dry_run, on_progress, client))
+        if rows and not dry_run and not any(o.encoded or o.added or o.changed or o.removed
+                                            for o in outcomes):
+            self._catch_up()
         return outcomes
+
+    def _catch_up(self) -> None:
+        """A pass killed between storing documents and publishing their generation left the
+        index behind the store; a later pass with nothing new must still publish them. A
+        no-op (nothing loaded but the current generation's ids) when the index is current."""
+        if self.steward.generations.current_name() is None and self.store.counts()[1] == 0:
+            return  # nothing stored, nothing indexed: no model to load for an empty index
+        try:
+            with self.steward.write_lock:
+                report = self.steward.indexer.sync()
+        except Exception:  # the next pass tries again; answers go on from the current one
+            log.exception("bringing the index up to date after a sync failed")
+            return
+        if report.changed:
+            log.info("index caught up with the store after an interrupted sync: %d encoded",
+                     report.encoded)
 
     def _pass(self, row: state.SourceRow, dry_run: bool,
               on_progress: Callable[[str], None] | None, client: Client) -> SyncOutcome:

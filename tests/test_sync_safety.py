@@ -273,3 +273,22 @@ def test_a_gzipped_sitemap_that_unpacks_past_the_size_limit_is_refused(tmp_path:
         steward.close()
     assert len(bomb) < 100_000
     assert outcome.error is not None and "unpacks past url_max_bytes" in outcome.error
+
+
+def test_a_sync_killed_before_its_index_was_published_is_indexed_by_the_next_pass(
+        steward, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")
+    real = steward.indexer.sync
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt  # after every document and item state was stored
+
+    monkeypatch.setattr(steward.indexer, "sync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        steward.sync.run()
+    monkeypatch.setattr(steward.indexer, "sync", real)
+    assert len(steward.documents()) == ARTICLES and steward.generations.current_name() is None
+    [again] = steward.sync.run()  # nothing new upstream...
+    assert again.added == [] and again.unchanged == ARTICLES
+    hits = steward.search(" ".join(WORDS), limit=100)  # ...but the index has caught up
+    assert {h.document.doc_id for h in hits} == {d.doc_id for d in steward.documents()}
