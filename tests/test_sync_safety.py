@@ -14,7 +14,7 @@ from sync_site import WORDS, Site, serve
 
 import corpus.fetch
 import corpus.sources.engine
-from bot.sync import Sync
+from bot.sync import Sync, SyncError
 
 ARTICLES = 6
 BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -88,14 +88,20 @@ def test_a_redirect_to_a_private_address_is_refused_when_private_urls_are_not_al
     steward = steward_for(tmp_path, reader__allow_private_urls=False)
     try:
         steward.sync.follow(site.base + "/feed.xml", kind="feed")
+        with pytest.raises(SyncError, match=r"refused: 127\.0\.0\.1 is a private or local address"):
+            steward.sync.follow(site.base + "/moved.xml", kind="feed")
+        # A feed that redirects there later: refused at sync time, one line on that source.
+        site.routes["/moved.xml"] = (200, {"Content-Type": "application/rss+xml"}, b"")
         steward.sync.follow(site.base + "/moved.xml", kind="feed")
+        site.routes["/moved.xml"] = (301, {"Location": f"{local}/feed.xml"}, b"")
         articles, moved = steward.sync.run()
     finally:
         steward.close()
     assert len(articles.added) == ARTICLES - 1  # the others were read
     assert articles.error is not None and "refused: 127.0.0.1 is a private or local address" in articles.error
     assert moved.error is not None and "private or local address" in moved.error and moved.added == []
-    assert [p for p, _ in site.log].count("/feed.xml") == 1  # the redirect was never followed to it
+    # Asked when following and when syncing it, never through a redirect to 127.0.0.1.
+    assert [p for p, _ in site.log].count("/feed.xml") == 2
 
 
 def test_a_sitemap_index_loop_is_refused(steward, site: Site) -> None:
@@ -153,6 +159,7 @@ def test_requests_to_one_host_are_paced_by_rate_per_host(tmp_path: Path, site: S
         sync = Sync(steward, sleep=sleep, clock=lambda: now[0])
         sync.follow(site.base + "/sitemap.xml", kind="sitemap")
         sync.follow(site.base + "/feed.xml", kind="feed")  # the same host: paced together
+        site.stamps.clear()  # following it looked at the feed once
         outcome, feed = sync.run()
     finally:
         steward.close()
