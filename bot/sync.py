@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.app import Steward
 
 log = logging.getLogger(__name__)
+DUE_SLACK_S = 900  # see Sync.due
 
 
 class SyncError(ValueError):
@@ -119,9 +120,18 @@ class Sync:
         return _followed(row) if row else None
 
     def due(self, now: dt.datetime | None = None) -> list[FollowedSource]:
-        """Sources whose next pass is due at ``now`` (a new one is due at once), by id."""
-        stamp = state.now_iso(now or dt.datetime.now(dt.UTC))
-        return [s for s in self.sources() if s.next_due is None or s.next_due <= stamp]
+        """Sources whose next pass is due at ``now`` (a new one is due at once), by id.
+
+        A source is due a little early (a tenth of its interval, at most 15 minutes): an
+        hourly timer with a random delay, or a pass that took a while, would otherwise miss
+        it by minutes and sync a 6h source every 7h."""
+        now = now or dt.datetime.now(dt.UTC)
+        due = []
+        for row in state.sources(self.store):
+            slack = dt.timedelta(seconds=min(row.every_s / 10, DUE_SLACK_S))
+            if row.next_due is None or dt.datetime.fromisoformat(row.next_due) <= now + slack:
+                due.append(_followed(row))
+        return due
 
     def follow(self, url: str, kind: str = "auto", every: str | None = None,
                publication: str | None = None, tags: Sequence[str] = (),
