@@ -269,3 +269,21 @@ def test_cli_follow_follows_sync_and_unfollow(tmp_path: Path, site: Site) -> Non
     assert code == 0 and f"0 added, 0 changed, 0 removed, {ARTICLES} unchanged" in out
     code, _, err = cli(tmp_path, "follow", "https://example.org/x", "--kind", "pattern")
     assert code == 2 and err.count("\n") == 1 and "{n}" in err
+
+
+def test_a_site_followed_as_a_sitemap_starts_from_robots_txt_through_an_index(steward, site: Site) -> None:
+    xml = {"Content-Type": "application/xml"}
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"},
+                                  f"User-agent: *\nSitemap: {site.base}/sitemap-index.xml\n".encode())
+    site.routes["/sitemap-index.xml"] = (200, xml, (
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.base}/sitemap.xml</loc></sitemap>"
+        f"<sitemap><loc>{site.base}/sitemap-pages.xml</loc></sitemap></sitemapindex>").encode())
+    site.routes["/sitemap-pages.xml"] = (200, xml, (
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.base}/about/</loc></url></urlset>").encode())
+    steward.sync.follow(site.base + "/", kind="sitemap", match="/voices/")
+    [outcome] = steward.sync.run()
+    assert outcome.error is None and len(outcome.added) == ARTICLES
+    assert "/about/" not in site.paths()  # --match left it out
+    assert all(steward.document_info(d).url.startswith(site.base + "/voices/") for d in outcome.added)
