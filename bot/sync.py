@@ -179,7 +179,8 @@ class Sync:
             raise SyncError(f"no followed source {ref!r}; `steward follows` lists them by id and URL")
         followed = _followed(row)
         removed = 0
-        with self.steward.write_lock:
+        # After a pass in progress (it would record items of a source no longer followed).
+        with self._one_pass, self.steward.write_lock:
             if remove_documents:
                 for key, item in state.items(self.store, row.spec.id).items():
                     for doc_id in item.doc_ids:
