@@ -181,11 +181,13 @@ def cluster(vectors: np.ndarray, max_distance: float) -> list[int]:
     groups are further apart than ``max_distance``."""
     if len(vectors) == 1:
         return [0]
-    from scipy.cluster.hierarchy import fcluster, linkage
+    # Imported here: only a report with logged questions pays for loading scikit-learn.
+    from sklearn.cluster import AgglomerativeClustering
 
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    tree = linkage(unit.astype(np.float64), method="average", metric="cosine")
-    return [int(g) for g in fcluster(tree, t=max_distance, criterion="distance")]
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                    distance_threshold=max_distance)
+    return [int(g) for g in model.fit_predict(unit.astype(np.float64))]
 
 
 def _by_centrality(vectors: np.ndarray) -> Sequence[int]:
