@@ -52,6 +52,9 @@ def test_each_kind_syncs_then_a_second_pass_downloads_and_embeds_nothing(steward
     info = steward.document_info(first.added[0])
     assert info is not None and info.publication == "Local 1" and "news" in info.tags
     assert info.url.startswith(site.base + "/voices/")
+    if kind != "pattern":  # the API's date, the feed's pubDate, the sitemap's lastmod
+        n = int(info.url.rstrip("/").rsplit("/", 1)[1])
+        assert info.date is not None and info.date.isoformat() == site.articles[n].modified[:10]
     assert steward.ask("overtime grievance committee").quotes  # searchable right away
 
     site.reset_log()

@@ -253,7 +253,11 @@ class Engine:
         if spec.kind == "folder":
             overrides = {k: v for k, v in meta.items() if v}
             return load_source(entry.url, self.reader, overrides or None)
-        return read_bytes(data, fmt, entry.url, derive_doc_id(entry.url), self.reader, meta)
+        # A sitemap's <lastmod> dates a page that states no date of its own (nor htmldate
+        # finds one): an edit date is closer than none for /latest and date filters.
+        fallback = _day(entry.lastmod) if spec.kind == "sitemap" else None
+        return read_bytes(data, fmt, entry.url, derive_doc_id(entry.url), self.reader, meta,
+                          fallback_date=fallback)
 
     def _seen(self, row: state.SourceRow, item: state.ItemState | None, entry: Entry,
               dry_run: bool) -> None:
@@ -305,6 +309,13 @@ class Engine:
         if self.store.remove(doc_id):
             result.removed.append(doc_id)
         return True
+
+
+def _day(stamp: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(stamp[:10]) if stamp else None
+    except ValueError:
+        return None
 
 
 def _one_line(text: str) -> str:

@@ -38,10 +38,11 @@ def short_title(title: object) -> str | None:
 
 
 def read_bytes(data: bytes, fmt: str, url: str, doc_id: str, settings: ReaderSettings,
-               meta: Mapping[str, object]) -> list[Document]:
+               meta: Mapping[str, object], fallback_date: dt.date | None = None) -> list[Document]:
     """Documents from an article's bytes (``fmt``: a reader's name); ReadError if unreadable.
 
-    ``meta`` (title, date, author, tags, publication, language) overrides the page's own.
+    ``meta`` (title, date, author, tags, publication, language) overrides the page's own;
+    ``fallback_date`` dates a document that states none (nor htmldate finds one).
     """
     overrides = {k: v for k, v in meta.items() if v not in (None, "", ())}
     overrides["id"] = doc_id
@@ -59,6 +60,8 @@ def read_bytes(data: bytes, fmt: str, url: str, doc_id: str, settings: ReaderSet
         document.title = short_title(document.title) or "Untitled"
         if document.date is None and fmt == "html":
             document.date = page_date(data)
+        if document.date is None:
+            document.date = fallback_date
     return documents
 
 
