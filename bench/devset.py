@@ -311,6 +311,9 @@ class Outcome:
     confidence: float = 0.0
     first_quote: str = ""
     seconds: float = 0.0
+    # Every quote shown, in order: its confidence, its passage's language and whether it holds
+    # a must phrase; what a per-language-pair threshold is fitted on (bench.pairfit).
+    quotes: list[tuple[float, str | None, bool]] = field(default_factory=list)
 
 
 def ask(steward: Steward, q: Question, search_limit: int = max(SEARCH_K)) -> Outcome:
@@ -321,6 +324,8 @@ def ask(steward: Steward, q: Question, search_limit: int = max(SEARCH_K)) -> Out
                   confidence=float(getattr(answer, "confidence", 0.0)), seconds=seconds)
     quotes = list(answer.quotes) if answer.answered else []
     out.first_quote = quotes[0].text if quotes else ""
+    out.quotes = [(float(qt.score), getattr(qt, "language", None), q.covered and holds(qt.text, q.must))
+                  for qt in quotes]
     if not q.covered:
         return out
     hits = steward.search(q.question, limit=search_limit)
@@ -469,7 +474,9 @@ def run(
         "index": "mixed" if mixed else "per-corpus",
         "model": config.index.model,
         "backend": config.index.backend,
-        "min_confidence": config.answer.min_confidence,
+        # The numbers in use ("auto" resolved for the model), the base and per language pair.
+        "min_confidence": config.answer_settings().min_confidence,
+        "min_confidence_by_pair": dict(config.answer_settings().min_confidence_by_pair),
         "documents": built.documents,
         "passages": built.passages,
         "failed": built.failed,
@@ -485,13 +492,19 @@ def _pct(value: object) -> str:
     return "  -  " if value is None else f"{100 * float(value):5.1f}"  # type: ignore[arg-type]
 
 
+def _by_pair(result: Mapping[str, object]) -> str:
+    """The per-language-pair thresholds in use, as they read in config.toml ("" when none)."""
+    pairs: Mapping[str, float] = result.get("min_confidence_by_pair") or {}  # type: ignore[assignment]
+    return (" (" + ", ".join(f"{k}={v}" for k, v in sorted(pairs.items())) + ")") if pairs else ""
+
+
 def table(result: Mapping[str, object]) -> str:
     """One table: a row per split and corpus, then the loss decomposition."""
     head = (f"{'split':<7}{'corpus':<11}{'cov':>4} {'s@1':>5} {'s@3':>5} {'s@10':>5} {'hit@1':>5} "
             f"{'hit@3':>5} {'key':>5} {'f-abs':>5} │{'unc':>4} {'near':>5} {'far':>5}")
     lines = [
         f"Organizer dev set — {result['index']} index, {result['model']} ({result['backend']}), "
-        f"min_confidence={result['min_confidence']}; {result['questions']} questions"
+        f"min_confidence={result['min_confidence']}{_by_pair(result)}; {result['questions']} questions"
         + (" (smoke subset)" if result["smoke"] else ""),
         "Covered questions: % with a must-phrase in the search hit at rank ≤ k (s@k), the first "
         "quote (hit@1), one of the first three (hit@3), the first key sentence (key); f-abs: % "

@@ -11,10 +11,12 @@ import datetime as dt
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bot.thresholds import MINILM_BY_PAIR, threshold
 from corpus.store import Filters, Store
 from embeddings.keyword import query_language, rules_language, tokenize
 from embeddings.search import Hit, Searcher
@@ -55,6 +57,9 @@ class AnswerSettings:
     # Passages whose texts share at least this share of their word 3-grams are one quote, shown
     # once (the newest document cited) with "also in" the others.
     duplicate_similarity: float = 0.8
+    # Per language pair ("es-en": a Spanish question, an English passage), the threshold that
+    # replaces min_confidence for that pair's quotes (bot/thresholds.py); a pair not named uses it.
+    min_confidence_by_pair: Mapping[str, float] = field(default_factory=lambda: dict(MINILM_BY_PAIR))
 
 
 @dataclass(frozen=True)
@@ -167,9 +172,18 @@ class Answerer:
         page_hits = hits[page * per_page : (page + 1) * per_page]
         quotes = _best_first(self._quotes(question, qvec, page_hits, language), self.settings.duplicate_similarity)
         # The best quote decides: if even it is weak, say so rather than quote it.
-        confident = [q for q in quotes if q.score >= self.settings.min_confidence]
-        top = max((q.score for q in quotes), default=0.0)
-        if not confident or (page == 0 and top < self.settings.min_confidence):
+        # Cosines differ in scale by language pair: the best quote's pair threshold decides
+        # whether to answer; then a quote is shown when it clears the lower of the base and its
+        # pair's (a bar raised to decline more cannot cut the second and third quotes).
+        base, by_pair = self.settings.min_confidence, self.settings.min_confidence_by_pair
+
+        def floor(q: Quote) -> float:
+            return threshold(base, by_pair, language, q.language)
+
+        confident = [q for q in quotes if q.score >= min(base, floor(q))]
+        best = max(quotes, key=lambda q: q.score, default=None)
+        top = best.score if best is not None else 0.0
+        if not confident or best is None or (page == 0 and top < floor(best)):
             return Answer(question, False, [], closest, top, page)
         numbered = [_renumber(q, n) for n, q in enumerate(confident, start=1)]
         return Answer(question, True, numbered, closest, top, page)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.answer import AnswerSettings
 from bot.backup import BackupSettings, parse_every
 from bot.metrics import HealthSettings
+from bot.thresholds import bad_pairs
 from corpus.chunk import ChunkerSettings
 from corpus.sources.errors import SourceError
 from corpus.sources.interval import parse_interval
@@ -49,6 +50,23 @@ MIN_CONFIDENCE_BY_MODEL = {E5_MODEL: 0.64, f"intfloat/{E5_MODEL}": 0.64}
 def min_confidence_for(model: str) -> float:
     """The ``min_confidence`` that "auto" means for the encoder ``model``."""
     return MIN_CONFIDENCE_BY_MODEL.get(model, AnswerSettings.min_confidence)
+
+
+# [answer] min_confidence_by_pair = "auto": per language pair (question -> quoted passage), the
+# thresholds fitted for the configured model on the organizer dev set's tune half (python -m
+# bench.pairfit; docs/quality.md, "Two languages"); a pair not named uses min_confidence.
+# multilingual-e5-small scores a question against text in the other language higher than an
+# unrelated one in its own, so the cross pairs need a higher bar: on tune it declines 6 of the
+# 8 uncovered cross-language questions (was 0) and no covered one. all-MiniLM-L6-v2 gets es-es
+# only (AnswerSettings' default, bot/thresholds.py): across languages its confidence does not
+# separate covered from uncovered questions.
+_E5_PAIRS = {"es-es": 0.6056, "en-es": 0.7816, "es-en": 0.7977}
+MIN_CONFIDENCE_BY_PAIR: dict[str, dict[str, float]] = {E5_MODEL: _E5_PAIRS, f"intfloat/{E5_MODEL}": _E5_PAIRS}
+
+
+def min_confidence_by_pair_for(model: str) -> dict[str, float]:
+    """The per-pair thresholds that "auto" means for the encoder ``model``."""
+    return dict(MIN_CONFIDENCE_BY_PAIR.get(model, AnswerSettings().min_confidence_by_pair))
 
 
 class ConfigError(Exception):
@@ -123,9 +141,28 @@ class SearchSection(_Section):
 class AnswerSection(_Section):
     max_quotes: int = Field(AnswerSettings.max_quotes, ge=1, le=3)
     min_confidence: Annotated[float, Field(ge=-1, le=1)] | Literal["auto"] = "auto"
+    min_confidence_by_pair: dict[str, float] | Literal["auto"] = "auto"
     quote_max_sentences: int = Field(AnswerSettings.quote_max_sentences, ge=1)
     quote_max_chars: int = Field(AnswerSettings.quote_max_chars, ge=80)
     closest_titles: int = Field(AnswerSettings.closest_titles, ge=0)
+
+    # Checked before pydantic's union does, so a wrong table is one line, not one per type tried.
+    @field_validator("min_confidence_by_pair", mode="before")
+    @classmethod
+    def _language_pairs(cls, value: object) -> object:
+        if value == "auto":
+            return value
+        if not isinstance(value, dict):
+            raise ValueError('should be "auto" or a table of language pairs, e.g. { "es-en" = 0.3 }')
+        wrong = bad_pairs(value)
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not a language pair: name the question's language, then the "
+                             "quoted passage's, as two-letter codes (\"es-en\": a Spanish question, an English "
+                             "passage)")
+        for key, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or not -1 <= number <= 1:
+                raise ValueError(f'"{key}" = {number!r}: should be a number from -1 to 1')
+        return value
 
 
 class SamplesSection(_Section):
@@ -271,6 +308,8 @@ class Config(_Section):
         values = self.answer.model_dump()
         if values["min_confidence"] == "auto":
             values["min_confidence"] = min_confidence_for(self.index.model)
+        if values["min_confidence_by_pair"] == "auto":
+            values["min_confidence_by_pair"] = min_confidence_by_pair_for(self.index.model)
         return AnswerSettings(**values)
 
     def backup_settings(self) -> BackupSettings:

@@ -80,8 +80,8 @@ def _other_values(value: object) -> list[object]:
         return [value + 1, value - 1, value / 2]
     if isinstance(value, list):
         return [[]]
-    # another choice of a Literal setting, a number for an "auto" one, or other text
-    return ["torch", "rrf", "keyword", 0.5, f"{value}x"]
+    # another choice of a Literal setting, a number or a table for an "auto" one, or other text
+    return ["torch", "rrf", "keyword", 0.5, {"es-en": 0.5}, f"{value}x"]
 
 
 def test_every_package_setting_in_config_toml_reaches_its_package() -> None:
