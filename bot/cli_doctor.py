@@ -28,9 +28,9 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     discord = None
     if not args.no_discord:
         def discord(config):  # imported only when used: discord.py is slow to import
-            from bot.discord.doctor_checks import discord_checks
+            from bot.discord.runner import doctor_checks
 
-            return discord_checks(config)
+            return doctor_checks(config)
     checks = run_doctor(args.config, args.data_dir, min_free_mb=args.min_free_mb,
                         model=not args.no_model, discord=discord)
     if args.json:

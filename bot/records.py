@@ -127,9 +127,6 @@ class Records:
             "logged_questions": self.store.execute("SELECT COUNT(*) FROM query_log")[0][0],
         }
 
-    def has_logged_questions(self) -> bool:
-        return bool(self.store.execute("SELECT 1 FROM query_log LIMIT 1"))
-
     def logged_questions(self) -> list[tuple[str, str, bool]]:
         rows = self.store.execute("SELECT at, question, answered FROM query_log ORDER BY id")
         return [(at, q, bool(a)) for at, q, a in rows]

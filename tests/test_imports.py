@@ -209,14 +209,19 @@ def rule_broken(imp: Import) -> str | None:
         return "only bot.discord imports discord.py"
     if _within(src, "bot.discord") and (_within(dst, "bot.cli") or _within(dst, "bot.__main__")):
         return "the Discord front end does not import the CLI"
-    if src == "bot.cli" and _within(dst, "bot.discord"):
+    if _is_cli(src) and _within(dst, "bot.discord"):
         if dst == CLI_DISCORD_ENTRY and imp.lazy:
             return None
         return f"the CLI reaches Discord only through {CLI_DISCORD_ENTRY}, inside a function"
-    is_front_end = any(_within(src, f) for f in FRONT_ENDS)
+    is_front_end = _is_cli(src) or any(_within(src, f) for f in FRONT_ENDS)
     if _within(src, "bot") and not is_front_end and any(_within(dst, f) for f in FRONT_ENDS):
         return "the service and the rest of bot import no front end"
     return None
+
+
+def _is_cli(module: str) -> bool:
+    """The CLI: bot/cli.py and the command modules it discovers (bot/cli_*.py)."""
+    return module == "bot.cli" or module.startswith("bot.cli_")
 
 
 def cycle_report(imports: Iterable[Import]) -> list[str]:

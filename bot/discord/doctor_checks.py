@@ -12,7 +12,7 @@ import discord
 import discord.http
 
 from bot.app import Steward
-from bot.config import Config, discord_token
+from bot.config import Config, DiscordSection, discord_token
 from bot.discord.client import EXTENSIONS, StewardBot
 from bot.discord.translate import StewardTranslator
 from bot.doctor import Check
@@ -44,13 +44,12 @@ def discord_checks(config: Config) -> list[Check]:
     """Run the checks with DISCORD_TOKEN (set: the caller checked)."""
     steward = Steward(config)
     try:
-        return asyncio.run(_checks(steward, discord_token() or ""))
+        return asyncio.run(_checks(steward, config.discord, discord_token() or ""))
     finally:
         steward.close()
 
 
-async def _checks(steward: Steward, token: str) -> list[Check]:
-    settings = steward.config.discord
+async def _checks(steward: Steward, settings: DiscordSection, token: str) -> list[Check]:
     if settings.api_base:
         discord.http.Route.BASE = settings.api_base.rstrip("/")
     bot = _DoctorBot(steward, settings)

@@ -14,8 +14,9 @@ import discord
 import discord.http
 
 from bot.app import Steward
-from bot.config import DiscordSection, discord_token
+from bot.config import Config, DiscordSection, discord_token
 from bot.discord.client import StewardBot
+from bot.doctor import Check
 from bot.logs import CONSOLE
 
 log = logging.getLogger("steward.discord")
@@ -76,3 +77,10 @@ def run_bot(steward: Steward, settings: DiscordSection, sync: str | None) -> int
         pass
     log.info("Steward's Discord bot stopped", extra=CONSOLE)
     return 0
+
+
+def doctor_checks(config: Config) -> list[Check]:
+    """`steward doctor`'s Discord checks (the CLI reaches Discord only through this module)."""
+    from bot.discord.doctor_checks import discord_checks
+
+    return discord_checks(config)

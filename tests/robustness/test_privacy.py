@@ -128,7 +128,8 @@ def test_query_logging_stores_the_question_there_only_and_forget_erases_it(sessi
         columns = [row[1] for row in conn.execute("PRAGMA table_info(query_log)")]
         rows = conn.execute("SELECT question, answered, passage_ids FROM query_log ORDER BY id").fetchall()
         others = "\n".join(line for line in conn.iterdump() if "query_log" not in line).encode()
-    assert columns == ["id", "at", "question", "answered", "passage_ids"]  # no member, no channel
+    # no member, no channel; "vote" is the 👍/👎 given to that answer (for the gaps report)
+    assert columns == ["id", "at", "question", "answered", "passage_ids", "vote"]
     assert [r[0] for r in rows] == QUESTIONS[:2]
     assert not [m for m in MARKERS if m in others], "a question leaked into another table"
     logs = root / "logs"

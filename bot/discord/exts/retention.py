@@ -23,8 +23,7 @@ class Retention(commands.Cog):
         self.task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        if self.bot.steward.query_logging or self.bot.steward.records.has_logged_questions():
-            self.task = asyncio.create_task(self._daily(), name="steward-retention")
+        self.task = asyncio.create_task(self._daily(), name="steward-retention")
 
     async def cog_unload(self) -> None:
         if self.task is not None:
