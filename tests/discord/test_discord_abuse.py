@@ -264,6 +264,7 @@ async def test_crafted_interactions_are_refused_and_change_nothing(
         ("admin stats", {}),
         ("admin channel-defaults", {"tag": "amazon"}),
         ("admin answer-here", {}),
+        ("admin gaps", {}),
     ]
     # /admin from a member without the role: Discord hides it (default_permissions), a
     # crafted client sends it anyway.

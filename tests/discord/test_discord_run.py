@@ -31,7 +31,7 @@ async def test_login_and_sync_payload(fake: FakeDiscord, bot: Any) -> None:
     assert int(admin["default_member_permissions"]) == MANAGE_GUILD
     assert admin.get("contexts") == [0] or admin.get("dm_permission") is False
     assert {o["name"] for o in admin["options"]} == {"add", "reindex", "remove", "stats",
-                                                     "channel-defaults", "answer-here"}
+                                                     "channel-defaults", "answer-here", "gaps"}
 
     ask = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask["question"]["required"] is True
