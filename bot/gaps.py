@@ -7,8 +7,10 @@ given a 👎 are grouped by meaning — average-linkage clustering of their vect
 distance, cut at a distance threshold — largest group first, each labelled by its most
 central question, with up to three examples and, for 👎 ones, what Steward quoted.
 
-Vectors are computed when the report is made, from the logged text, with the configured
-model: nothing but the text (which ``steward forget`` and the retention limit erase) is kept.
+A question's vector is computed by the first report that needs it (not on the answer path,
+where it would cost members time) and kept beside the question as float16, tagged with the
+model that made it, so later reports encode only new questions. A trigger erases it with its
+question, so the retention limit and ``steward forget`` erase both at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -24,6 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.i18n import translate
+from corpus.errors import StoreError
+from corpus.migrations import Migration
 
 if TYPE_CHECKING:
     from bot.app import Steward
@@ -37,6 +42,22 @@ GROUP_DISTANCE_BY_MODEL = {"multilingual-e5-small": 0.12}
 EXAMPLES = 3
 MAX_QUESTIONS = 2000  # the newest ones, so a busy server's report stays quick
 EXCERPT = 160
+
+log = logging.getLogger(__name__)
+
+# No foreign key: the trigger erases a vector with its question on any connection, also one
+# that did not turn foreign keys on, and whatever deletes the question (retention, forget).
+GAPS_MIGRATIONS = (Migration("gaps-0001-question-vectors", sql="""
+CREATE TABLE IF NOT EXISTS query_vectors (
+    log_id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS query_vectors_erased AFTER DELETE ON query_log
+BEGIN
+    DELETE FROM query_vectors WHERE log_id = OLD.id;
+END;
+"""),)
 
 
 @dataclass
@@ -145,15 +166,20 @@ def gaps_report(steward: Steward, days: int = 30, now: dt.datetime | None = None
 
 
 def _groups(steward: Steward, since: str) -> list[Group]:
+    try:
+        steward.store.migrate(GAPS_MIGRATIONS)
+        cached = "v.model, v.vector FROM query_log l LEFT JOIN query_vectors v ON v.log_id = l.id"
+    except StoreError as err:  # a read-only or full disk: compute them all, keep none
+        log.warning("question vectors not kept for the next report: %s", err)
+        cached = "NULL, NULL FROM query_log l"
     rows = steward.store.execute(
-        "SELECT question, answered, vote, passage_ids FROM query_log"
-        " WHERE at >= ? AND (answered = 0 OR vote = -1) ORDER BY id DESC LIMIT ?",
+        f"SELECT l.question, l.answered, l.vote, l.passage_ids, l.id, {cached}"
+        " WHERE l.at >= ? AND (l.answered = 0 OR l.vote = -1) ORDER BY l.id DESC LIMIT ?",
         (since, MAX_QUESTIONS))
     if not rows:
         return []
     questions = [r[0] for r in rows]
-    prefix = steward.config.encoder_settings().query_prefix
-    vectors = steward.encoder.encode([prefix + q for q in questions])
+    vectors = _vectors(steward, rows)
     labels = cluster(vectors, GROUP_DISTANCE_BY_MODEL.get(steward.config.index.model,
                                                           GROUP_DISTANCE))
     groups = []
@@ -174,6 +200,34 @@ def _groups(steward: Steward, since: str) -> list[Group]:
             thumbs_down=sum(1 for i in members if rows[i][2] == -1),
             examples=examples, quoted=list(quoted.values())[:EXAMPLES]))
     return sorted(groups, key=lambda g: (-g.count, g.label))
+
+
+def _vectors(steward: Steward, rows: Sequence[tuple]) -> np.ndarray:
+    """The rows' question vectors: those kept by an earlier report with the same model and
+    prefix, the others encoded now and kept (row: question, ..., log id, model, vector)."""
+    settings = steward.config.encoder_settings()
+    key = f"{settings.model}|{settings.query_prefix}"
+    vectors: dict[int, np.ndarray] = {
+        i: np.frombuffer(row[6], dtype=np.float16) for i, row in enumerate(rows)
+        if row[5] == key and row[6]}
+    missing = [i for i in range(len(rows)) if i not in vectors]
+    if missing:
+        fresh = steward.encoder.encode([settings.query_prefix + rows[i][0] for i in missing])
+        vectors.update((i, v.astype(np.float16)) for i, v in zip(missing, fresh, strict=True))
+        try:
+            with steward.store.transaction() as conn:
+                # Only while the question is still there: retention may have just erased it.
+                conn.executemany(
+                    "INSERT OR REPLACE INTO query_vectors(log_id, model, vector)"
+                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM query_log WHERE id = ?)",
+                    [(rows[i][4], key, vectors[i].tobytes(), rows[i][4]) for i in missing])
+        except StoreError as err:  # a full or read-only disk: the report is made either way
+            log.warning("question vectors not kept for the next report: %s", err)
+    dims = {len(v) for v in vectors.values()}
+    if len(dims) > 1:  # a model reinstalled with another size under the same name
+        fresh = steward.encoder.encode([settings.query_prefix + row[0] for row in rows])
+        return np.asarray(fresh, dtype=np.float32)
+    return np.stack([vectors[i] for i in range(len(rows))]).astype(np.float32)
 
 
 def cluster(vectors: np.ndarray, max_distance: float) -> list[int]:

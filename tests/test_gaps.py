@@ -106,6 +106,55 @@ def test_with_logging_on_unanswered_questions_are_grouped_by_meaning(logging_on)
     assert "3 preguntas (3 sin respuesta, 0 👎)" in spanish
 
 
+class CountingEncoder:
+    """The real encoder, counting the questions the report had to encode."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def encode(self, texts, *args, **kwargs):
+        self.texts += list(texts)
+        return self.inner.encode(texts, *args, **kwargs)
+
+
+def test_question_vectors_are_kept_for_the_next_report_and_erased_with_the_question(
+        logging_on, tmp_path: Path) -> None:
+    ask_all(logging_on, PIZZA + BICYCLE)
+    counting = CountingEncoder(logging_on.encoder)
+    logging_on._encoder = counting
+    first = gaps_report(logging_on, days=30)
+    assert sorted(counting.texts) == sorted(PIZZA + BICYCLE)
+    # the next report encodes only the question asked since, and groups the same way
+    ask_all(logging_on, ["What toppings make the tastiest pizza?"])
+    counting.texts.clear()
+    second = gaps_report(logging_on, days=30)
+    assert counting.texts == ["What toppings make the tastiest pizza?"]
+    assert [g.count for g in second.groups] == [4, 2]
+    assert {frozenset(g.examples) for g in first.groups} == {frozenset(PIZZA), frozenset(BICYCLE)}
+    vectors = logging_on.store.execute("SELECT log_id, length(vector) FROM query_vectors")
+    assert len(vectors) == 6 and {n for _, n in vectors} == {2 * counting.dimension}
+    # another model: the kept vectors are not used for it
+    logging_on.config.index.model = "another-model"
+    counting.texts.clear()
+    gaps_report(logging_on, days=30)
+    assert len(counting.texts) == 6
+
+    # retention erases a question's vector with it; forget erases them all
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=91)).replace(microsecond=0).isoformat()
+    logging_on.store.execute("UPDATE query_log SET at=? WHERE question=?", (old, PIZZA[0]))
+    assert logging_on.expire_logged_questions() == 1
+    kept = logging_on.store.execute("SELECT COUNT(*) FROM query_vectors")[0][0]
+    assert kept == 5
+    assert not logging_on.store.execute(
+        "SELECT 1 FROM query_vectors WHERE log_id NOT IN (SELECT id FROM query_log)")
+    logging_on.forget()
+    assert logging_on.store.execute("SELECT COUNT(*) FROM query_vectors")[0][0] == 0
+
+
 def test_old_logged_questions_are_erased_at_start_and_counts_kept(
         sample_data_dir: Path, real_encoder: object) -> None:
     steward = make_steward(sample_data_dir, real_encoder, logging__query_logging=True)
