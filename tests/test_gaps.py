@@ -102,6 +102,11 @@ def test_with_logging_on_unanswered_questions_are_grouped_by_meaning(logging_on)
     assert f"“{pizza.label}” — 3 questions (3 not found, 0 👎)" in text
     rows = list(csv.reader(io.StringIO(report.to_csv())))
     assert rows[0][:3] == ["group", "questions", "not_found"] and rows[1][1] == "3"
+    exported = json.loads(json.dumps(report.as_json(), ensure_ascii=False))
+    assert [g["count"] for g in exported["groups"]] == [g.count for g in report.groups]
+    assert exported["groups"][0]["label"] == pizza.label
+    assert [q["doc_id"] for g in exported["groups"] for q in g["quoted"]] == \
+        [q.doc_id for q in down[0].quoted]
     spanish = "\n".join(report_lines(report, "es"))
     assert "3 preguntas (3 sin respuesta, 0 👎)" in spanish
 
