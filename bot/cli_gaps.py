@@ -30,15 +30,16 @@ def cmd_gaps(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2), file=out)
         return 0
-    lang = getattr(args, "lang", None) or i18n.from_environment()
-    for line in report_lines(report, lang):
-        print(line, file=out)
-    if args.csv:
+    if args.csv:  # written first: a path that cannot be written is the only thing said
         path = Path(args.csv)
         try:
             path.write_text(report.to_csv(), encoding="utf-8")
         except OSError as err:
             raise ValueError(f"could not write {path} ({err.strerror or err}); "
                              "check the folder exists and is writable") from err
+    lang = getattr(args, "lang", None) or i18n.from_environment()
+    for line in report_lines(report, lang):
+        print(line, file=out)
+    if args.csv:
         print(f"CSV written to {path}", file=out)
     return 0

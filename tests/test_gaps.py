@@ -198,3 +198,15 @@ def test_a_bad_retention_setting_is_one_clear_line(tmp_path: Path) -> None:
         assert main(["--config", str(config), "--data-dir", str(tmp_path / "d"), "gaps"],
                     io.StringIO()) == 2
     assert "query_retention_days" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_bad_gaps_options_are_one_clear_line(tmp_path: Path) -> None:
+    import contextlib
+    for args, says in ((["--days", "0"], "--days must be between 1 and 3650"),
+                       (["--csv", str(tmp_path / "missing" / "gaps.csv")], "could not write")):
+        err, out = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(["--data-dir", str(tmp_path / "d"), "gaps", *args], out) == 2
+        assert says in err.getvalue() and "Traceback" not in err.getvalue()
+        assert len(err.getvalue().strip().splitlines()) == 1 and out.getvalue() == ""
+    assert not (tmp_path / "missing").exists()
