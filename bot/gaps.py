@@ -121,11 +121,17 @@ class GapsReport:
         out = io.StringIO()
         writer = csv.writer(out)
         if self.query_logging:
+            # One cell per question, so a spreadsheet shows them apart and nothing inside a
+            # question (a "|", a comma) can split it; the label is the first example.
             writer.writerow(["group", "questions", "not_found", "thumbs_down", "label",
-                             "examples", "quoted_doc_ids"])
+                             *(f"example_{n}" for n in range(2, EXAMPLES + 1)),
+                             "quoted_doc_ids", "quoted_titles"])
             for n, g in enumerate(self.groups, start=1):
+                others = [q for q in g.examples if q != g.label][:EXAMPLES - 1]
                 writer.writerow([n, g.count, g.not_found, g.thumbs_down, g.label,
-                                 " | ".join(g.examples), " ".join(q.doc_id for q in g.quoted)])
+                                 *others, *[""] * (EXAMPLES - 1 - len(others)),
+                                 " ".join(q.doc_id for q in g.quoted),
+                                 " | ".join(q.title for q in g.quoted)])
         else:
             writer.writerow(["kind", "key", "title", "questions_not_found"])
             for doc_id, title, n in self.closest_documents:

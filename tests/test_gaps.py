@@ -102,6 +102,7 @@ def test_with_logging_on_unanswered_questions_are_grouped_by_meaning(logging_on)
     assert f"“{pizza.label}” — 3 questions (3 not found, 0 👎)" in text
     rows = list(csv.reader(io.StringIO(report.to_csv())))
     assert rows[0][:3] == ["group", "questions", "not_found"] and rows[1][1] == "3"
+    assert set(rows[1][4:7]) == set(PIZZA)  # the label, then the other examples
     exported = json.loads(json.dumps(report.as_json(), ensure_ascii=False))
     assert [g["count"] for g in exported["groups"]] == [g.count for g in report.groups]
     assert exported["groups"][0]["label"] == pizza.label

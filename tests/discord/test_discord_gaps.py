@@ -120,7 +120,8 @@ async def test_with_logging_on_discord_questions_are_grouped_and_the_thumbs_down
 
         files = await _gaps_files(fake)
         rows = list(csv.DictReader(io.StringIO(files["steward-gaps.csv"])))
-        groups = {frozenset(r["examples"].split(" | ")): r for r in rows}
+        groups = {frozenset(r[k] for k in ("label", "example_2", "example_3") if r[k]): r
+                  for r in rows}
         assert frozenset(aquarium) in groups and frozenset([violin]) in groups
         assert groups[frozenset(aquarium)]["not_found"] == "3"
         assert rows[0] is groups[frozenset(aquarium)]  # the largest group first
