@@ -22,7 +22,7 @@ from corpus.sources.errors import SourceError
 from corpus.sources.feed import FEED_TYPES
 from corpus.sources.http import Client
 from corpus.sources.model import KINDS
-from corpus.sources.xmlsafe import local, parse_xml
+from corpus.sources.xmlsafe import root_name
 
 _FEED_ROOTS = ("rss", "feed", "RDF")
 _XML_TYPES = ("application/xml", "text/xml", *FEED_TYPES)
@@ -75,13 +75,8 @@ def check(kind: str, url: str) -> str:
 
 
 def _xml_root(data: bytes) -> str | None:
-    head = data.lstrip()[:1]
-    if head != b"<":
-        return None
-    try:
-        return local(parse_xml(data, "the page").tag)
-    except SourceError:
-        return None
+    data = data.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte-order mark is common
+    return root_name(data) if data[:1] == b"<" else None
 
 
 def detect(client: Client, url: str) -> Detected:

@@ -15,7 +15,7 @@ from typing import Any
 from corpus.sources.errors import SourceError
 from corpus.sources.http import Client, Validators, validators_of
 from corpus.sources.model import Entry, Listing, SourceSpec
-from corpus.sources.xmlsafe import parse_xml
+from corpus.sources.xmlsafe import refuse_hostile
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml",
               "application/feed+json")
@@ -33,10 +33,15 @@ def parse_feed(data: bytes, url: str) -> Any:
     feed is hostile or so broken that no entry can be read."""
     import feedparser
 
-    parse_xml(data, f"the feed {url}")  # refuses entity declarations (XML bombs) first
+    # Entity declarations (XML bombs) are refused first; a merely malformed feed (a bare "&"
+    # in a title is common) is left to feedparser's lenient parser, refused below only when
+    # it yields no entry.
+    refuse_hostile(data, f"the feed {url}")
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
-    if not parsed.entries and parsed.get("bozo"):
-        raise SourceError(f"the feed {url} could not be read ({parsed.get('bozo_exception')})")
+    if parsed.get("bozo") and not any(e.get("link") for e in parsed.entries):
+        # Broken, and nothing usable came out of it (an empty but well-formed feed is fine).
+        raise SourceError(f"the feed {url} could not be read ({parsed.get('bozo_exception')}); "
+                          "check that the address is its RSS or Atom feed")
     if not parsed.get("version") and not parsed.entries:
         raise SourceError(f"{url} is not an RSS or Atom feed")
     return parsed
