@@ -8,11 +8,13 @@ embedded), so answers keep coming from the previous generation meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,6 +63,11 @@ class FollowedSource:
                 "keep_removed": self.keep_removed, "documents": self.documents,
                 "last_check": self.last_check, "last_change": self.last_change,
                 "last_error": self.last_error, "next_due": self.next_due}
+
+
+def _is_due(row: state.SourceRow, now: dt.datetime) -> bool:
+    slack = dt.timedelta(seconds=min(row.every_s / 10, DUE_SLACK_S))  # see Sync.due
+    return row.next_due is None or dt.datetime.fromisoformat(row.next_due) <= now + slack
 
 
 def _followed(row: state.SourceRow) -> FollowedSource:
@@ -126,12 +133,7 @@ class Sync:
         hourly timer with a random delay, or a pass that took a while, would otherwise miss
         it by minutes and sync a 6h source every 7h."""
         now = now or dt.datetime.now(dt.UTC)
-        due = []
-        for row in state.sources(self.store):
-            slack = dt.timedelta(seconds=min(row.every_s / 10, DUE_SLACK_S))
-            if row.next_due is None or dt.datetime.fromisoformat(row.next_due) <= now + slack:
-                due.append(_followed(row))
-        return due
+        return [_followed(row) for row in state.sources(self.store) if _is_due(row, now)]
 
     def follow(self, url: str, kind: str = "auto", every: str | None = None,
                publication: str | None = None, tags: Sequence[str] = (),
@@ -179,8 +181,9 @@ class Sync:
             raise SyncError(f"no followed source {ref!r}; `steward follows` lists them by id and URL")
         followed = _followed(row)
         removed = 0
-        # After a pass in progress (it would record items of a source no longer followed).
-        with self._one_pass, self.steward.write_lock:
+        # After a pass in progress, here or in another process (it would record items of a
+        # source no longer followed).
+        with self._one_pass, self._across_processes(None), self.steward.write_lock:
             if remove_documents:
                 for key, item in state.items(self.store, row.spec.id).items():
                     for doc_id in item.doc_ids:
@@ -211,12 +214,39 @@ class Sync:
         outcomes = []
         client = self._client()  # shared: sources on one host are paced together
         for row in rows:
-            with self._one_pass:
-                outcomes.append(self._pass(row, dry_run, on_progress, client))
+            with self._one_pass, self._across_processes(on_progress):
+                # Read again once it is this source's turn: it may have been unfollowed, or
+                # synced by another process (the bot's schedule, a timer) while this one waited.
+                fresh = state.get_source(self.store, str(row.spec.id))
+                if fresh is None or (due_only and not _is_due(fresh, dt.datetime.now(dt.UTC))):
+                    continue
+                outcomes.append(self._pass(fresh, dry_run, on_progress, client))
         if rows and not dry_run and not any(o.encoded or o.added or o.changed or o.removed
                                             for o in outcomes):
             self._catch_up()
         return outcomes
+
+    @contextlib.contextmanager
+    def _across_processes(self, on_progress: Callable[[str], None] | None) -> Iterator[None]:
+        """One pass (or unfollow) at a time per data folder across processes too: the bot's
+        schedule and a timer's `steward sync` together would double what each site is asked
+        and fetch the same articles twice. The other waits for the pass in progress."""
+        try:
+            handle = open(self.steward.data_dir / "sync.lock", "a+b")  # noqa: SIM115 (held below)
+        except OSError:  # an unwritable data folder: the pass itself will say what is wrong
+            yield
+            return
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_progress:
+                    on_progress("waiting for another sync of this data folder to finish")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _catch_up(self) -> None:
         """A pass killed between storing documents and publishing their generation left the
