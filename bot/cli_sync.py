@@ -20,7 +20,7 @@ from corpus.sources.model import KINDS
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("follow", help="keep a site, feed, sitemap, numbered pages or a folder synced")
     p.add_argument("url", metavar="URL", help="the site, feed or sitemap address, a URL with {n} "
-                                              "(numbered pages), or a folder")
+                                              "(numbered pages; {n=124} starts at 124), or a folder")
     p.add_argument("--kind", choices=("auto", *KINDS), default="auto",
                    help="what URL is (default: detected from the URL and what it answers)")
     p.add_argument("--every", metavar="INTERVAL",

@@ -131,6 +131,23 @@ def test_numbered_pages_stop_after_a_run_of_missing_pages_and_step_over_gaps(tmp
     assert max(asked) == ARTICLES + 4  # four misses after the last page, then it stopped
 
 
+def test_numbered_pages_that_start_higher_say_how_to_follow_them(tmp_path: Path, site: Site) -> None:
+    for n in range(1, 5):  # the site's older pages were deleted: numbering starts at 5
+        site.delete(n)
+    steward = steward_for(tmp_path, sync__missing_run=3)
+    try:
+        steward.sync.follow(site.base + "/voices/{n}/", kind="pattern")
+        [empty] = steward.sync.run()
+        assert empty.added == [] and empty.error is None
+        assert any("no page found from 1 to 3" in n and "/voices/{n=FIRST}/" in n for n in empty.notes), empty.notes
+        steward.sync.unfollow("1")
+        steward.sync.follow(site.base + "/voices/{n=5}/", kind="pattern")
+        [found] = steward.sync.run()
+    finally:
+        steward.close()
+    assert found.error is None and len(found.added) == ARTICLES - 4 and found.notes == []
+
+
 def test_robots_txt_is_honoured_for_sitemaps_and_numbered_pages(steward, site: Site) -> None:
     site.robots = "Disallow: /voices/4/"
     steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")

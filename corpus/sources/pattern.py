@@ -82,5 +82,9 @@ def listing(client: Client, spec: SourceSpec, state: dict[str, Any],
         else:
             misses += 1  # 404, or anything else that is not a page
         n += 1
+    if not numbers and not found and misses >= settings.missing_run:
+        # Numbering that starts higher (older pages deleted) looks like an empty site.
+        out.notes.append(f"no page found from {start} to {n - 1}; if the site's numbers start "
+                         f"higher, follow {form.replace('{n}', '{n=FIRST}')} with its first number")
     out.state["highest"] = highest
     return out
