@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.thresholds import MINILM_BY_PAIR, threshold
+from bot.translations import prefer_asker_language
 from corpus.store import Filters, Store
 from embeddings.keyword import query_language, rules_language, tokenize
 from embeddings.search import Hit, Searcher
@@ -108,6 +109,9 @@ class Quote:
     # The quoted passage's language (ISO 639-1; None when unknown): replies in another
     # language say what language the verbatim quote is in.
     language: str | None = None
+    # The languages its bulletin is stored in, when it has translations (bot/translations.py):
+    # a reply in a language not among them says there is no version in it.
+    versions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -171,6 +175,8 @@ class Answerer:
         closest = _closest(hits, self.settings.closest_titles)
         page_hits = hits[page * per_page : (page + 1) * per_page]
         quotes = _best_first(self._quotes(question, qvec, page_hits, language), self.settings.duplicate_similarity)
+        # A bulletin's version in the asker's language is quoted when it answers as well.
+        quotes = prefer_asker_language(self, question, qvec, language, quotes, filters)
         # The best quote decides: if even it is weak, say so rather than quote it.
         # Cosines differ in scale by language pair: the best quote's pair threshold decides
         # whether to answer; then a quote is shown when it clears the lower of the base and its

@@ -23,6 +23,7 @@ from bot.app import FilterError, Steward, parse_date, parse_filters, parse_langu
 from bot.backup import steward_version
 from bot.config import Config, ConfigError, discord_token, load_config
 from bot.logs import setup_logging
+from bot.translations import translations_json, versions_line
 from corpus.errors import CorpusError
 from corpus.store import Filters
 from embeddings.errors import EncoderError, IndexError_
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", metavar="CODE",
                    help="set the document's language (ISO 639-1 code, e.g. es); detected when not given")
     p.add_argument("--split", choices=["h2"], help="split an HTML issue into one document per <h2> article")
+    p.add_argument("--translation-of", metavar="DOC_ID|URL",
+                   help="the document this one translates (its doc id or URL): one bulletin in two languages")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("sources", help="list the documents Steward knows")
@@ -181,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_ingest(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
     overrides: dict[str, object] = {}
-    for name in ("title", "author", "publication", "url", "id", "split"):
+    for name in ("title", "author", "publication", "url", "id", "split", "translation_of"):
         if getattr(args, name):
             overrides[name] = getattr(args, name)
     if args.date:
@@ -213,7 +216,8 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
         rows = [
             {"doc_id": d.doc_id, "title": d.title, "date": d.date.isoformat() if d.date else None,
              "publication": d.publication, "author": d.author, "url": d.url, "tags": list(d.tags),
-             "language": d.language, "passages": d.passages, "source": d.source}
+             "language": d.language, "passages": d.passages, "source": d.source,
+             "translations": translations_json(steward.store, d.doc_id)}
             for d in docs
         ]
         print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
@@ -225,6 +229,8 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
         pub = f" — {d.publication}" if d.publication else ""
         language = f"{d.language}, " if d.language else ""
         print(f"{date}  {d.title}{pub}  ({language}{d.passages} passages)  [{d.doc_id}]", file=out)
+        if versions := versions_line(steward.store, d.doc_id, _reply_lang(args)):
+            print(f"            {versions}", file=out)
     return 0
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import textwrap
 
 from bot.answer import Answer, Quote
-from bot.i18n import quoted_in, translate
+from bot.i18n import translate
+from bot.translations import language_note
 from embeddings.search import Hit
 
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -41,7 +42,7 @@ def answer_text(answer: Answer, color: bool = False, width: int = 88, lang: str 
     lines.append(translate("cli.sources", lang))
     for quote in answer.quotes:
         label = quote.citation.label()
-        note = quoted_in(quote.language, lang)
+        note = language_note(quote, lang)
         label += f" ({note})" if note else ""
         lines.append(f"  [{quote.n}] {_DIM + label + _RESET if color else label}")
         if quote.also_in:

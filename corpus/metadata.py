@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 from corpus.errors import ReadError
 from corpus.language import normalize_language
 
-FIELDS = ("id", "title", "author", "date", "publication", "url", "tags", "split", "language")
+FIELDS = ("id", "title", "author", "date", "publication", "url", "tags", "split", "language",
+          "translation_of")
 SPLIT_MODES = ("h2",)
 _MAX_TAGS = 100
 _MAX_FIELD_CHARS = 2000

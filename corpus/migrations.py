@@ -107,10 +107,25 @@ CREATE TABLE IF NOT EXISTS follow_items (
 """
 
 
+def _add_translations(conn: sqlite3.Connection) -> None:
+    """Documents' translation links (corpus/translations.py): the doc id or URL a document
+    translates, and the URLs of its other-language versions (JSON list). The family itself is
+    found when asked, so either member may arrive first and removing one unlinks it."""
+    documents = _columns(conn, "documents")
+    if "translation_of" not in documents:
+        conn.execute("ALTER TABLE documents ADD COLUMN translation_of TEXT")
+    if "alternates" not in documents:
+        conn.execute("ALTER TABLE documents ADD COLUMN alternates TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("CREATE INDEX IF NOT EXISTS documents_url ON documents(url)")
+    conn.execute("CREATE INDEX IF NOT EXISTS documents_translation_of ON documents(translation_of)")
+
+
 CORPUS_MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-columns-of-0.1", apply=_add_01_columns),
     # Followed sources (corpus/sources/state.py says what each column holds).
     Migration("0020-followed-sources", sql=_FOLLOWED_SOURCES),
+    # Translations as one document family (issue 13).
+    Migration("0021-translations", apply=_add_translations),
 )
 
 

@@ -178,4 +178,6 @@ def _document(resolved: str, fmt: str, text: str, meta: Mapping[str, object], do
         # As the metadata says (validated to an ISO 639-1 code); detected from the text later,
         # outside the isolated reader (corpus.language.with_detected_language).
         language=text_field("language"),
+        translation_of=text_field("translation_of"),
+        alternates=tuple(str(u) for u in meta.get("alternates") or ()),  # type: ignore[union-attr]
     )

@@ -97,6 +97,9 @@ def content_hash(document: Document, chunker_key: str = "") -> str:
         meta["headings"] = [list(h) for h in document.headings]
     if document.language:  # likewise; a document stored before languages is updated once
         meta["language"] = document.language
+    if document.translation_of or document.alternates:  # likewise (translations)
+        meta["translation_of"] = document.translation_of
+        meta["alternates"] = list(document.alternates)
     payload = json.dumps(meta, sort_keys=True, ensure_ascii=False) + "\0" + document.text
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -261,7 +264,7 @@ class Store:
             conn.execute(
                 "INSERT INTO documents(doc_id, source, title, author, date, publication, url,"
                 " tags, format, pages, headings, text, content_hash, ingested_at, updated_at,"
-                " language) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " language, translation_of, alternates) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     document.doc_id,
                     document.source,
@@ -279,6 +282,8 @@ class Store:
                     row[1] if row else now,
                     now,
                     document.language,
+                    document.translation_of,
+                    json.dumps(list(document.alternates), ensure_ascii=False),
                 ),
             )
             conn.executemany(
@@ -317,7 +322,7 @@ class Store:
     def document(self, doc_id: str) -> Document | None:
         rows = self.execute(
             "SELECT doc_id, source, title, author, date, publication, url, tags, format, pages,"
-            " text, headings, language FROM documents WHERE doc_id=?",
+            " text, headings, language, translation_of, alternates FROM documents WHERE doc_id=?",
             (doc_id,),
         )
         if not rows:
@@ -337,6 +342,8 @@ class Store:
             text=r[10],
             headings=tuple((int(s), int(e)) for s, e in json.loads(r[11])),
             language=r[12],
+            translation_of=r[13],
+            alternates=tuple(json.loads(r[14] or "[]")),
         )
 
     def documents(self, filters: Filters | None = None, limit: int | None = None) -> list[DocumentInfo]:

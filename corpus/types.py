@@ -36,6 +36,11 @@ class Document:
     # ISO 639-1 code ("en", "es"): as the metadata says, else detected at ingest
     # (corpus/language.py); None when unknown (too little text, or stored before languages).
     language: str | None = None
+    # Translations (corpus/translations.py): the doc id or URL of the document this one
+    # translates (front matter, sidecar, ``ingest --translation-of``), and the URLs of its
+    # other-language versions the page names (HTML ``<link rel="alternate" hreflang>``).
+    translation_of: str | None = None
+    alternates: tuple[str, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character ``offset``, or None for unpaged text."""

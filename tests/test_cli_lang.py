@@ -41,7 +41,8 @@ def test_lang_es_frames_the_answer_in_spanish_and_keeps_the_quote(sample_data_di
     assert code == 0
     assert EXPECTED_QUOTE in flat(out)
     assert "Fuentes:" in out and "Sources:" not in out
-    assert "(citado en inglés)" in out  # the English quote is said to be English
+    # the English quote is said to be English, with no Spanish version in the bulletins
+    assert "(citado en inglés; no hay versión en español en los boletines)" in out
 
     code, out = run(["ask", "What is a good recipe for pizza dough?", "--lang", "es"],
                     sample_data_dir)
@@ -86,5 +87,5 @@ def test_the_demo_asks_one_question_in_spanish(sample_data_dir: Path) -> None:
     assert "Q: How much did US union membership grow after 1935?" in english
     assert "Sources:" in english
     # answered from the English bulletin, framed in Spanish, quoted as written
-    assert "Fuentes:" in spanish and "(citado en inglés)" in spanish
+    assert "Fuentes:" in spanish and "(citado en inglés; no hay versión en español en los boletines)" in spanish
     assert "six million in 1940" in flat(spanish)

@@ -15,7 +15,8 @@ import discord
 
 from bot.answer import Answer, Citation, Quote
 from bot.discord.text import ELLIPSIS, bold, escape, fit, fit_left, flatten, split_text
-from bot.i18n import quoted_in, translate
+from bot.i18n import translate
+from bot.translations import language_note
 from corpus.store import DocumentInfo
 from embeddings.search import Hit
 
@@ -107,7 +108,7 @@ def also_in_line(quote: Quote, limit: int = 200, lang: str = "en") -> str:
 
 def quote_block(quote: Quote, limit: int, lang: str = "en") -> str:
     citation = citation_line(quote.citation, min(400, limit // 2))
-    note = quoted_in(quote.language, lang)
+    note = language_note(quote, lang)
     citation += f" · *{note}*" if note else ""
     also = also_in_line(quote, min(200, limit // 4), lang)
     head = f"**[{quote.n}]** "

@@ -169,12 +169,32 @@ def _head_metadata(
     language = _page_language(soup, metas)
     if language:
         meta["language"] = language
+    alternates = _alternates(soup, base_url, meta.get("url"))
+    if alternates:
+        meta["alternates"] = alternates
     tags = next((metas[k] for k in _KEYWORD_KEYS if metas.get(k)), "").split(",")
     tags += [el.get("content") for el in soup.find_all("meta", property="article:tag")]
     tags = [t.strip() for t in tags if isinstance(t, str) and t.strip()]
     if tags:
         meta["tags"] = tuple(dict.fromkeys(tags))[:_MAX_TAGS]
     return meta, page_title, metas.get("steward:split", "").lower()
+
+
+def _alternates(soup: BeautifulSoup, base_url: str | None, own: object) -> tuple[str, ...]:
+    """The URLs of the page's versions in other languages: ``<link rel="alternate"
+    hreflang="es" href=…>`` (x-default included, the page's own URL left out), which make
+    the page and those versions one family of translations (corpus/translations.py)."""
+    found: list[str] = []
+    base = base_url or (own if isinstance(own, str) else None)  # a saved page: its canonical URL
+    for link in soup.find_all("link", hreflang=True):
+        rel = link.get("rel") or []
+        href = link.get("href")
+        if "alternate" not in [r.lower() for r in rel] or not isinstance(href, str) or not href.strip():
+            continue
+        url = urljoin(base, href.strip()) if base else href.strip()
+        if url.startswith(("http://", "https://")) and url != own and url not in found:
+            found.append(url)
+    return tuple(found[:_MAX_TAGS])
 
 
 def _page_language(soup: BeautifulSoup, metas: dict[str, str]) -> str | None:

@@ -37,7 +37,8 @@ async def test_spanish_member_gets_spanish_framing_and_the_verbatim_english_quot
     answer = await inter.followup(timeout=ANSWER_TIMEOUT)
     assert answer.ok
     assert EXPECTED_QUOTE in description(answer)  # the document's words, untranslated
-    assert "*citado en inglés*" in description(answer)  # and the reply says so
+    # and the reply says so, and that the bulletins hold no Spanish version
+    assert "*citado en inglés; no hay versión en español en los boletines*" in description(answer)
     assert embed(answer)["footer"]["text"] == _es("answer.footer")
     assert _labels(answer) == {"Más pasajes", "Ver fuente", "👍", "👎"}
 
