@@ -20,10 +20,10 @@ It fails (exit 1) when
 * any question goes unanswered (no follow-up within 120 s, or Discord refused it), any
   ingest, removal or backup raises, or the fake Discord recorded a broken rule; or
 * a resource keeps growing: for RSS, fds, threads and data-folder size, the least-squares
-  slope over the last third of the samples is both above a floor (RSS 60 MB/h, 30 fds/h,
+  slope over the last third of the samples is both above a floor (RSS 10 MB/h, 30 fds/h,
   10 threads/h, data 100 MB/h) and more than half the slope of the first third. Warm-up
-  growth that levels off passes; growth that goes on at the start's rate fails. Runs with
-  fewer than 9 samples are not judged on growth.
+  growth that levels off passes; growth that goes on at the start's rate fails. Runs shorter
+  than 10 minutes or with fewer than 9 samples are not judged on growth.
 
 Results: ``bench/results/soak.json`` and the plot ``docs/soak.png`` (``--out`` and ``--plot``
 move them).
@@ -62,7 +62,10 @@ QUESTIONS = [
 MEMBERS = 6
 ANSWER_TIMEOUT = 120.0
 # Growth that goes on at more than this per hour in the last third fails (with the slope rule).
-FLOORS_PER_HOUR = {"rss_mb": 60.0, "fds": 30.0, "threads": 10.0, "data_mb": 100.0}
+# RSS was 60 MB/h until the first 30-minute run grew a steady ~58 MB/h and passed: a leak of
+# 1.4 GB a day is what this bench is for, so the floor is now low enough to catch it.
+FLOORS_PER_HOUR = {"rss_mb": 10.0, "fds": 30.0, "threads": 10.0, "data_mb": 100.0}
+MIN_JUDGED_S = 600  # growth over a shorter run is warm-up, not a trend
 
 BULLETIN = """Soak bulletin {n}
 
@@ -146,7 +149,7 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
 
 def judge_growth(samples: list[Sample]) -> dict[str, dict[str, float]]:
     """The growth rule in the module docstring, per resource."""
-    if len(samples) < 9:
+    if len(samples) < 9 or samples[-1].t - samples[0].t < MIN_JUDGED_S:
         return {}
     third = len(samples) // 3
     out: dict[str, dict[str, float]] = {}

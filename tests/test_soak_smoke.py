@@ -44,17 +44,19 @@ def test_a_short_soak_answers_everything_and_writes_its_results(
 
 
 def _samples(values: list[float]) -> list[Sample]:
-    return [Sample(t=60.0 * i, rss_mb=v, fds=20, threads=8, data_mb=1.0, answered=i,
+    return [Sample(t=120.0 * i, rss_mb=v, fds=20, threads=8, data_mb=1.0, answered=i,
                    latency_p50=0.02, latency_max=0.03) for i, v in enumerate(values)]
 
 
 def test_growth_that_levels_off_passes_and_steady_growth_fails() -> None:
-    # RSS climbs 10 MB a minute during warm-up, then stays flat: a pass
+    # RSS climbs 10 MB every 2 minutes during warm-up, then stays flat: a pass
     warm_up = [400.0, 410, 420, 430, 440, 440, 440, 440, 441, 440, 440, 440]
     assert not judge_growth(_samples(warm_up))["rss_mb"]["failed"]
-    # RSS climbs 2 MB a minute throughout (120 MB/h): a leak
-    leak = [400.0 + 2 * i for i in range(12)]
+    # RSS climbs 1 MB every 2 minutes throughout (30 MB/h): a leak
+    leak = [400.0 + i for i in range(12)]
     judged = judge_growth(_samples(leak))["rss_mb"]
-    assert judged["failed"] and judged["last_per_h"] == pytest.approx(120)
-    # too few samples to judge
+    assert judged["failed"] and judged["last_per_h"] == pytest.approx(30)
+    # too few samples, or too short a run, to judge
     assert judge_growth(_samples(leak[:5])) == {}
+    quick = [Sample(**{**vars(s), "t": s.t / 100}) for s in _samples(leak)]
+    assert judge_growth(quick) == {}
