@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 EXTENSIONS = ("bot.discord.exts.ask", "bot.discord.exts.lookup", "bot.discord.exts.admin",
               "bot.discord.exts.forum", "bot.discord.exts.backups", "bot.discord.exts.retention",
-              "bot.discord.exts.bulletin_menu")
+              "bot.discord.exts.bulletin_menu", "bot.discord.exts.sync_schedule")
 
 # What the bot asks Discord to send. No privileged intent: mentions and DMs carry their
 # text without message_content, and interactions carry everything else.

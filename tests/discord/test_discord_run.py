@@ -24,14 +24,17 @@ MANAGE_GUILD = 1 << 5
 async def test_login_and_sync_payload(fake: FakeDiscord, bot: Any) -> None:
     commands = {c["name"]: c for c in fake.commands[None]}
     assert set(commands) == {"ask", "search", "source", "latest", "admin",
-                             "Ask Steward about this"}
+                             "Ask Steward about this", "Add to the bulletins"}
     assert commands["Ask Steward about this"]["type"] == 3
+    assert commands["Add to the bulletins"]["type"] == 3
+    assert int(commands["Add to the bulletins"]["default_member_permissions"]) == MANAGE_GUILD
 
     admin = commands["admin"]
     assert int(admin["default_member_permissions"]) == MANAGE_GUILD
     assert admin.get("contexts") == [0] or admin.get("dm_permission") is False
     assert {o["name"] for o in admin["options"]} == {"add", "reindex", "remove", "stats",
-                                                     "channel-defaults", "answer-here", "gaps"}
+                                                     "channel-defaults", "answer-here", "gaps",
+                                                     "follow", "unfollow", "sources", "sync"}
 
     ask = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask["question"]["required"] is True
@@ -60,7 +63,7 @@ async def test_commands_are_synced_only_when_asked(
     assert "index generation gen-" in caplog.text and "Steward is online" in caplog.text
     async with steward_bot(fake, discord_steward, sync=str(fake.guild.id)):
         pass
-    assert f"synced 6 commands to server {fake.guild.id}" in caplog.text
+    assert f"synced 7 commands to server {fake.guild.id}" in caplog.text
     assert fake.requests_to("PUT", rf"/applications/\d+/guilds/{fake.guild.id}/commands")
     assert {c["name"] for c in fake.commands[fake.guild.id]} >= {"ask", "admin"}
     assert None not in fake.commands  # a guild sync for testing leaves global alone

@@ -45,7 +45,17 @@ async def site(discord_steward: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=ARTICLE, content_type="text/html")
 
+    flaky_calls: list[int] = []
+
+    async def flaky(_: web.Request) -> web.Response:
+        # a feed when followed, then a site that keeps failing
+        flaky_calls.append(1)
+        if len(flaky_calls) == 1:
+            return web.Response(text=feed(base), content_type="application/rss+xml")
+        return web.Response(status=500, text="down")
+
     app.router.add_get("/feed.xml", rss)
+    app.router.add_get("/flaky.xml", flaky)
     app.router.add_get("/laundry.html", page)
     runner = web.AppRunner(app)
     await runner.setup()
