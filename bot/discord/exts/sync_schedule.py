@@ -59,7 +59,7 @@ def batches(lines: list[str], limit: int = MESSAGE_MAX) -> list[str]:
 class SyncSchedule(commands.Cog):
     def __init__(self, bot: StewardBot) -> None:
         self.bot = bot
-        self.wake = asyncio.Event()  # set to pass now (tests; a pass right after start)
+        self.wake = asyncio.Event()  # set: a pass now, without waiting for the minute
         self.passes = 0
         self._task: asyncio.Task[None] | None = None
 
