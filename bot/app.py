@@ -28,6 +28,8 @@ from corpus.errors import ReadError, StoreError, UnsupportedFormat
 from corpus.language import normalize_language
 from corpus.load import expand_sources, load_source
 from corpus.store import DocumentInfo, Filters, Store
+from corpus.store_translations import translations
+from corpus.translations import Links
 from corpus.types import Document, ReaderSettings
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.generations import Generations, keyword_tokenizer_problem
@@ -354,6 +356,10 @@ class Steward:
                   ) -> list[DocumentInfo]:
         """The stored documents that pass ``filters``, newest first."""
         return self.store.documents(filters, limit)
+
+    def translations(self, doc_id: str) -> dict[str, Links]:
+        """A document's versions in other languages, by language (translation families)."""
+        return translations(self.store, doc_id)
 
     def document_info(self, doc_id: str) -> DocumentInfo | None:
         """One document's details (title, date, publication, passages…), or None."""

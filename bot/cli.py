@@ -217,7 +217,7 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
             {"doc_id": d.doc_id, "title": d.title, "date": d.date.isoformat() if d.date else None,
              "publication": d.publication, "author": d.author, "url": d.url, "tags": list(d.tags),
              "language": d.language, "passages": d.passages, "source": d.source,
-             "translations": translations_json(steward.store, d.doc_id)}
+             "translations": translations_json(steward.translations(d.doc_id))}
             for d in docs
         ]
         print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
@@ -229,7 +229,7 @@ def cmd_sources(steward: Steward, args: argparse.Namespace, out: TextIO) -> int:
         pub = f" — {d.publication}" if d.publication else ""
         language = f"{d.language}, " if d.language else ""
         print(f"{date}  {d.title}{pub}  ({language}{d.passages} passages)  [{d.doc_id}]", file=out)
-        if versions := versions_line(steward.store, d.doc_id, _reply_lang(args)):
+        if versions := versions_line(steward.translations(d.doc_id), _reply_lang(args)):
             print(f"            {versions}", file=out)
     return 0
 

@@ -11,6 +11,7 @@ bulletin. Quotes stay verbatim: nothing is machine-translated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,8 +19,9 @@ import numpy as np
 
 from bot.i18n import DEFAULT, LANGUAGES, catalogue, quoted_in, translate
 from bot.thresholds import threshold
-from corpus.store import Filters, Store
-from corpus.store_translations import family, translations
+from corpus.store import Filters
+from corpus.store_translations import family
+from corpus.translations import Links
 
 if TYPE_CHECKING:
     from bot.answer import Answerer, Quote
@@ -92,10 +94,9 @@ def language_note(quote: Quote, lang: str | None) -> str | None:
                      language=translate(f"languages.{lang}", lang))
 
 
-def versions_line(store: Store, doc_id: str, lang: str | None) -> str | None:
-    """"also in: Spanish — Title [doc id]" for a document with translations (``sources``,
-    ``/source``); None when it has none."""
-    found = translations(store, doc_id)
+def versions_line(found: Mapping[str, Links], lang: str | None) -> str | None:
+    """"also in: Spanish — Title [doc id]" for a document's translations (``sources``,
+    ``/source``; ``Steward.translations``); None when it has none."""
     if not found:
         return None
     lang = lang if lang in LANGUAGES else DEFAULT
@@ -108,7 +109,8 @@ def versions_line(store: Store, doc_id: str, lang: str | None) -> str | None:
     return translate("translations.also_in", lang, versions="; ".join(parts))
 
 
-def translations_json(store: Store, doc_id: str) -> list[dict[str, str | None]]:
-    """A document's versions in other languages, for ``sources --json``."""
+def translations_json(found: Mapping[str, Links]) -> list[dict[str, str | None]]:
+    """A document's versions in other languages (``Steward.translations``), for
+    ``sources --json``."""
     return [{"language": code, "doc_id": links.doc_id, "title": links.title, "url": links.url}
-            for code, links in sorted(translations(store, doc_id).items())]
+            for code, links in sorted(found.items())]
