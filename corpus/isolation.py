@@ -265,6 +265,7 @@ def _decode_document(data: dict[str, object]) -> Document:
     data["tags"] = tuple(data["tags"])  # type: ignore[arg-type]  # JSON has lists only
     data["pages"] = tuple(data["pages"])  # type: ignore[arg-type]
     data["headings"] = tuple(tuple(h) for h in data.get("headings", ()))  # type: ignore[union-attr]
+    data["alternates"] = tuple(data.get("alternates", ()))  # type: ignore[arg-type]
     return Document(**data, date=dt.date.fromisoformat(date) if date else None)  # type: ignore[arg-type]
 
 
