@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,15 +33,29 @@ def ask_all(steward, questions: list[str]) -> list:
 
 
 @pytest.fixture
-def quiet(sample_data_dir: Path, real_encoder: object):
-    steward = make_steward(sample_data_dir, real_encoder)
+def clean_data(sample_data_dir: Path) -> Path:
+    """The samples' data folder without the counts other tests' questions left in the shared
+    session store (its copy carries them), so this file's counts are its own."""
+    conn = sqlite3.connect(sample_data_dir / "steward.sqlite3")
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    for table in ("usage", "daily_usage", "not_found_closest", "feedback", "query_log"):
+        if table in tables:
+            conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.close()
+    return sample_data_dir
+
+
+@pytest.fixture
+def quiet(clean_data: Path, real_encoder: object):
+    steward = make_steward(clean_data, real_encoder)
     yield steward
     steward.close()
 
 
 @pytest.fixture
-def logging_on(sample_data_dir: Path, real_encoder: object):
-    steward = make_steward(sample_data_dir, real_encoder, logging__query_logging=True)
+def logging_on(clean_data: Path, real_encoder: object):
+    steward = make_steward(clean_data, real_encoder, logging__query_logging=True)
     yield steward
     steward.close()
 
@@ -162,24 +177,24 @@ def test_question_vectors_are_kept_for_the_next_report_and_erased_with_the_quest
 
 
 def test_old_logged_questions_are_erased_at_start_and_counts_kept(
-        sample_data_dir: Path, real_encoder: object) -> None:
-    steward = make_steward(sample_data_dir, real_encoder, logging__query_logging=True)
+        clean_data: Path, real_encoder: object) -> None:
+    steward = make_steward(clean_data, real_encoder, logging__query_logging=True)
     ask_all(steward, PIZZA[:1] + BICYCLE[:1])
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=91)).replace(microsecond=0).isoformat()
     steward.store.execute("UPDATE query_log SET at=? WHERE question=?", (old, PIZZA[0]))
     steward.close()
 
-    again = make_steward(sample_data_dir, real_encoder, logging__query_logging=True)
+    again = make_steward(clean_data, real_encoder, logging__query_logging=True)
     try:
         assert [q for _, q, _ in again.records.logged_questions()] == [BICYCLE[0]]
         assert again.stats()["not_found"] == 2  # counts are not question text: they stay
     finally:
         again.close()
-    files = b"".join(p.read_bytes() for p in sample_data_dir.glob("steward.sqlite3*"))
+    files = b"".join(p.read_bytes() for p in clean_data.glob("steward.sqlite3*"))
     assert b"topping" not in files
 
     # 0 keeps them until `steward forget`
-    kept = make_steward(sample_data_dir, real_encoder, logging__query_logging=True,
+    kept = make_steward(clean_data, real_encoder, logging__query_logging=True,
                         logging__query_retention_days=0)
     try:
         kept.store.execute("UPDATE query_log SET at=?", (old,))
