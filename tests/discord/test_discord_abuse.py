@@ -265,6 +265,10 @@ async def test_crafted_interactions_are_refused_and_change_nothing(
         ("admin channel-defaults", {"tag": "amazon"}),
         ("admin answer-here", {}),
         ("admin gaps", {}),
+        ("admin follow", {"url": "https://example.org/feed.xml"}),
+        ("admin unfollow", {"source": "1"}),
+        ("admin sources", {}),
+        ("admin sync", {}),
     ]
     # /admin from a member without the role: Discord hides it (default_permissions), a
     # crafted client sends it anyway.
