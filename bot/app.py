@@ -132,6 +132,11 @@ class Steward:
             self.__dict__["_sync"] = Sync(self)
         return self.__dict__["_sync"]
 
+    def sync_schedule(self) -> tuple[bool, int]:
+        """``[sync] schedule`` and ``announce_channel`` (0: none), for the running bot, which
+        reads no configuration of its own beyond ``[discord]``."""
+        return self.config.sync.schedule, self.config.sync.announce_channel
+
     def close(self) -> None:
         self.store.close()
 

@@ -35,7 +35,7 @@ def announcement_lines(steward: object, doc_ids: list[str], titles: dict[str, st
     """``New in the bulletins: *title* — publication, date`` for each document."""
     lines = []
     for doc_id in doc_ids:
-        info = steward.store.document_info(doc_id)  # type: ignore[attr-defined]
+        info = steward.document_info(doc_id)  # type: ignore[attr-defined]
         title = escape(flatten(titles.get(doc_id) or (info.title if info else doc_id)))
         where = ", ".join(x for x in ((info.publication if info else None),
                                       (info.date.isoformat() if info and info.date else None)) if x)
@@ -64,7 +64,7 @@ class SyncSchedule(commands.Cog):
         self._task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        if self.bot.steward.config.sync.schedule:
+        if self.bot.steward.sync_schedule()[0]:
             self._task = asyncio.create_task(self._loop(), name="steward-sync-schedule")
 
     async def cog_unload(self) -> None:
@@ -106,7 +106,7 @@ class SyncSchedule(commands.Cog):
                     await self.announce(outcome.added, outcome.titles)
 
     async def announce(self, doc_ids: list[str], titles: dict[str, str]) -> None:
-        channel_id = self.bot.steward.config.sync.announce_channel
+        channel_id = self.bot.steward.sync_schedule()[1]
         if not channel_id:
             return
         lines = await asyncio.to_thread(announcement_lines, self.bot.steward, doc_ids, titles)
