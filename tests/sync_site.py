@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 _VOCABULARY = ("union contract wages overtime grievance steward members bargaining committee strike "
@@ -241,3 +242,13 @@ def serve(site: Site) -> Iterator[Site]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def steward_for(tmp_path: Path, **overrides: object):
+    """A Steward on ``tmp_path/data`` that may fetch from the local site at once: private
+    addresses allowed, no pacing, no grace period, no reading subprocess, the hashing encoder."""
+    from stewardtest import HashEncoder, make_steward
+
+    settings = {"reader__allow_private_urls": True, "reader__isolate": False,
+                "sync__rate_per_host": 0.0, "sync__grace_days": 0.0, **overrides}
+    return make_steward(tmp_path / "data", HashEncoder(), **settings)

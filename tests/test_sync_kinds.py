@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from stewardtest import CONFIG, HashEncoder, make_steward
-from sync_site import Site, serve
+from sync_site import Site, serve, steward_for
 
 from bot.cli import main
 from bot.sync import SyncError
@@ -23,12 +23,6 @@ ARTICLES = 6
 def site() -> Iterator[Site]:
     with serve(Site.generated(ARTICLES)) as s:
         yield s
-
-
-def steward_for(tmp_path: Path, **overrides: object):
-    settings = {"reader__allow_private_urls": True, "reader__isolate": False,
-                "sync__rate_per_host": 0.0, "sync__grace_days": 0.0, **overrides}
-    return make_steward(tmp_path / "data", HashEncoder(), **settings)
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stewardtest import HashEncoder, make_steward
-from sync_site import WORDS, Site, serve
+from sync_site import WORDS, Site, serve, steward_for
 
 import corpus.fetch
 import corpus.sources.engine
@@ -29,12 +28,6 @@ XML = {"Content-Type": "application/xml"}
 def site() -> Iterator[Site]:
     with serve(Site.generated(ARTICLES)) as s:
         yield s
-
-
-def steward_for(tmp_path: Path, **overrides: object):
-    settings = {"reader__allow_private_urls": True, "reader__isolate": False,
-                "sync__rate_per_host": 0.0, "sync__grace_days": 0.0, **overrides}
-    return make_steward(tmp_path / "data", HashEncoder(), **settings)
 
 
 @pytest.fixture

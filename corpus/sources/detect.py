@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from corpus.errors import ReadError
+from corpus.fetch import Fetched
 from corpus.sources import folder, pattern, sitemap
 from corpus.sources.errors import SourceError
 from corpus.sources.feed import FEED_TYPES
@@ -90,12 +91,7 @@ def detect(client: Client, url: str) -> Detected:
         return Detected("pattern", url)
     if "/wp-json" in urlsplit(url).path:
         return Detected("wordpress", url)
-    try:
-        fetched = client.get(url)
-    except ReadError as err:
-        raise SourceError(str(err)) from err
-    if fetched.status != 200:
-        raise SourceError(f"{url} answered {fetched.status}; check the address")
+    fetched = _fetch_ok(client, url)
     ctype = fetched.content_type.lower()
     root = _xml_root(fetched.data) if (ctype in _XML_TYPES or not ctype or "xml" in ctype) else None
     if ctype in FEED_TYPES or root in _FEED_ROOTS:
@@ -122,15 +118,21 @@ def detect(client: Client, url: str) -> Detected:
                       "(a numbered-page URL with {n})")
 
 
-def feed_of(client: Client, url: str) -> str:
-    """``url`` when it is a feed, else the feed its page names (autodiscovery); SourceError
-    when it is neither (`follow --kind feed` given a page)."""
+def _fetch_ok(client: Client, url: str) -> Fetched:
+    """``url`` fetched, or SourceError (unreachable, or not 200) saying so."""
     try:
         fetched = client.get(url)
     except ReadError as err:
         raise SourceError(str(err)) from err
     if fetched.status != 200:
         raise SourceError(f"{url} answered {fetched.status}; check the address")
+    return fetched
+
+
+def feed_of(client: Client, url: str) -> str:
+    """``url`` when it is a feed, else the feed its page names (autodiscovery); SourceError
+    when it is neither (`follow --kind feed` given a page)."""
+    fetched = _fetch_ok(client, url)
     if fetched.content_type.lower() in FEED_TYPES or _xml_root(fetched.data) in _FEED_ROOTS:
         return url
     links = _Links()
