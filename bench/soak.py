@@ -281,12 +281,19 @@ async def _soak(args: argparse.Namespace, work: Path) -> Soak:
                 stop.set()
 
             def take_sample() -> None:
-                # The fake Discord shares this process: its log of requests and finished
-                # interactions would count as the bot's growth. (Messages stay: the bot edits
-                # them when their buttons time out.)
+                # The fake Discord shares this process: its log of requests, its answered
+                # interactions (an /ask's deferred reply edits the original message, so it
+                # records no follow-up id: match on the records), its ping log and its gateway
+                # replay buffer would count as the bot's growth. (Messages stay: the bot
+                # edits them when their buttons time out.)
                 fake.requests.clear()
-                for iid in [i for i, inter in fake.interactions.items() if inter.followup_ids]:
+                fake.pings.clear()
+                now = asyncio.get_running_loop().time()
+                for iid in [i for i, inter in fake.interactions.items()
+                            if inter.records and now - inter.dispatched_at > 120]:
                     del fake.interactions[iid]
+                for session in fake.gateway.sessions.values():
+                    del session.sent[:-200]  # a resume replays far fewer than this
                 lat = list(since_sample)
                 since_sample.clear()
                 soak.samples.append(Sample(
