@@ -117,17 +117,6 @@ class Sync:
         self._clock = clock or time.monotonic
         self._one_pass = threading.Lock()  # one source at a time, whoever asks
 
-    # The running bot's part of [sync], for front ends that read no configuration themselves.
-    @property
-    def schedule(self) -> bool:
-        """Whether the running bot syncs due sources by itself (``[sync] schedule``)."""
-        return bool(self.steward.config.sync.schedule)
-
-    @property
-    def announce_channel(self) -> int:
-        """The channel id for "New in the bulletins" posts; 0 = none (``[sync] announce_channel``)."""
-        return int(self.steward.config.sync.announce_channel)
-
     # -- the list --------------------------------------------------------------------------
 
     def sources(self) -> list[FollowedSource]:

@@ -287,14 +287,14 @@ def test_a_site_followed_as_a_sitemap_starts_from_robots_txt_through_an_index(st
 
 
 def test_the_running_bots_sync_settings_come_through_the_service(tmp_path: Path) -> None:
-    # The Discord front end reads no configuration: it asks steward.sync.
+    # The Discord front end reads no configuration: it asks the service.
     quiet = steward_for(tmp_path, sync__schedule=False, sync__announce_channel=1234)
     try:
-        assert (quiet.sync.schedule, quiet.sync.announce_channel) == (False, 1234)
+        assert quiet.sync_schedule() == (False, 1234)
     finally:
         quiet.close()
     shipped = make_steward(tmp_path / "shipped", HashEncoder())
     try:
-        assert (shipped.sync.schedule, shipped.sync.announce_channel) == (True, 0)
+        assert shipped.sync_schedule() == (True, 0)
     finally:
         shipped.close()
