@@ -78,14 +78,20 @@ def check_data_folder(config: Config, min_free_mb: int = MIN_FREE_MB) -> Check:
     return Check("data folder", True, f"{folder} is writable, {free_mb:,} MB free")
 
 
-def check_store(config: Config) -> Check:
+def _open_store(config: Config) -> sqlite3.Connection:
+    """The store, read-only: the doctor changes nothing."""
+    return sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True, timeout=10)
+
+
+def check_store(config: Config) -> tuple[Check, int | None]:
+    """The store's check, and its passage count when it can be read (for the index check)."""
     path = config.data_dir / STORE_FILE
     if not path.is_file():
         return Check("store", False, f"there is no store at {path}",
                      "run `steward ingest PATH` (or `steward run` for the samples), or restore "
-                     "a backup with `steward restore`")
+                     "a backup with `steward restore`"), None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        conn = _open_store(config)
         try:
             verdict = [" ".join(str(row[0]).replace("*** in database main ***", "").split())
                        for row in conn.execute("PRAGMA quick_check(3)")]
@@ -95,45 +101,48 @@ def check_store(config: Config) -> Check:
         finally:
             conn.close()
     except sqlite3.DatabaseError as err:
-        return Check("store", False, f"{path} cannot be read ({err})", _DAMAGED)
+        return Check("store", False, f"{path} cannot be read ({err})", _DAMAGED), None
     if verdict != ["ok"]:
-        return Check("store", False, f"{path} is damaged ({'; '.join(verdict[:3])})", _DAMAGED)
+        return Check("store", False, f"{path} is damaged ({'; '.join(verdict[:3])})",
+                     _DAMAGED), None
     version = int(row[0]) if row else 1
     if version > SCHEMA_VERSION:
         return Check("store", False, f"{path} was written by a newer Steward (schema {version}, "
                      f"this one reads up to {SCHEMA_VERSION})",
-                     "upgrade Steward, or restore a backup made by this version")
+                     "upgrade Steward, or restore a backup made by this version"), None
     upgrade = (f"; schema {version}, brought up to {SCHEMA_VERSION} when Steward next starts"
                if version < SCHEMA_VERSION else "")
     return Check("store", True, f"{documents:,} documents, {passages:,} passages, integrity ok"
-                 f"{upgrade}")
+                 f"{upgrade}"), int(passages)
 
 
 _DAMAGED = ("restore the latest backup (`steward restore SRC --force`), or move the file away "
             "and run `steward ingest` on your documents again")
 
 
-def check_index(config: Config, store_passages: int | None) -> Check:
+def check_index(config: Config, store_passages: int | None) -> tuple[Check, int | None]:
+    """The index's check, and its vectors' dimension when it loads (for the model check)."""
     generations = Generations(config.data_dir / "index")
     try:
         folder = generations.current()
     except IndexError_ as err:
-        return Check("index", False, str(err), "run `steward reindex`")
+        return Check("index", False, str(err), "run `steward reindex`"), None
     if folder is None:
         return Check("index", False, "no index generation yet",
-                     "run `steward ingest PATH` or `steward reindex`")
+                     "run `steward ingest PATH` or `steward reindex`"), None
     try:
         loaded = load_generation(folder, config.index_settings(), mmap=True)
     except IndexError_ as err:
-        return Check("index", False, str(err), "run `steward reindex`")
+        return Check("index", False, str(err), "run `steward reindex`"), None
     manifest = loaded.manifest
     if store_passages is not None and manifest.passages != store_passages:
         return Check("index", False, f"{folder.name} holds {manifest.passages:,} passages but "
                      f"the store has {store_passages:,}",
-                     "run `steward reindex` (or let the ingest that is running finish)")
+                     "run `steward reindex` (or let the ingest that is running finish)"), \
+            manifest.dimension
     return Check("index", True, f"{folder.name}: {manifest.passages:,} passages, model "
                  f"{manifest.model} ({manifest.backend}), {manifest.index_type}, chunker as "
-                 "configured")
+                 "configured"), manifest.dimension
 
 
 def check_model(config: Config, dimension: int | None = None) -> Check:
@@ -160,7 +169,7 @@ def check_sources(config: Config) -> list[Check]:
     uses (no private addresses unless allowed, timeouts, size limits, robots.txt), and whether
     its last pass failed. No line when nothing is followed."""
     try:
-        conn = sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True)
+        conn = _open_store(config)
         try:
             rows = conn.execute(
                 "SELECT id, url, kind, last_error FROM follow_sources ORDER BY id").fetchall()
@@ -205,27 +214,6 @@ def _check_source(client: Client, source_id: int, url: str, kind: str,
     return Check(name, True, f"{where}: {reached}")
 
 
-def _store_passages(config: Config) -> int | None:
-    try:
-        conn = sqlite3.connect(f"file:{config.data_dir / STORE_FILE}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return None
-
-
-def _index_dimension(config: Config) -> int | None:
-    try:
-        folder = Generations(config.data_dir / "index").current()
-        if folder is None:
-            return None
-        return load_generation(folder, config.index_settings(), mmap=True).manifest.dimension
-    except IndexError_:
-        return None
-
-
 DiscordChecks = Callable[[Config], list[Check]]
 
 
@@ -238,12 +226,12 @@ def run_doctor(config_path: str | None = None, data_dir: str | None = None, *,
     if config is None:
         return checks
     checks.append(check_data_folder(config, min_free_mb))
-    store = check_store(config)
+    store, passages = check_store(config)
     checks.append(store)
-    passages = _store_passages(config) if store.ok else None
-    checks.append(check_index(config, passages))
+    index, dimension = check_index(config, passages)
+    checks.append(index)
     if model:
-        checks.append(check_model(config, _index_dimension(config)))
+        checks.append(check_model(config, dimension))
     if store.ok:
         checks += check_sources(config)
     if discord is not None:
