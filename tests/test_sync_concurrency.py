@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stewardtest import HashEncoder, make_steward
-from sync_site import Site, serve
+from sync_site import Site, serve, steward_for
 
 from corpus.sources import state
 
@@ -24,13 +23,8 @@ def site() -> Iterator[Site]:
         yield s
 
 
-def steward_on(data: Path):
-    return make_steward(data, HashEncoder(), reader__allow_private_urls=True, reader__isolate=False,
-                        sync__rate_per_host=0.0, sync__grace_days=0.0)
-
-
 def test_a_second_due_sync_waits_for_the_first_and_skips_what_it_synced(tmp_path: Path, site: Site) -> None:
-    bot, timer = steward_on(tmp_path / "data"), steward_on(tmp_path / "data")
+    bot, timer = steward_for(tmp_path), steward_for(tmp_path)
     try:
         bot.sync.follow(site.base + "/sitemap.xml", kind="sitemap", every="6h")
         assert [s.id for s in timer.sync.due()] == [1]
@@ -68,7 +62,7 @@ def test_a_second_due_sync_waits_for_the_first_and_skips_what_it_synced(tmp_path
 
 
 def test_a_source_unfollowed_while_a_run_waited_is_not_synced(tmp_path: Path, site: Site) -> None:
-    steward = steward_on(tmp_path / "data")
+    steward = steward_for(tmp_path)
     try:
         steward.sync.follow(site.base + "/feed.xml", kind="feed")
         steward.sync.follow(site.base + "/sitemap.xml", kind="sitemap")

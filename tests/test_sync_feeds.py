@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stewardtest import HashEncoder, make_steward
-from sync_site import Site, serve
+from sync_site import Site, serve, steward_for
 
 ARTICLES = 4
 ATOM = {"Content-Type": "application/atom+xml"}
@@ -26,8 +25,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def steward(tmp_path: Path):
-    s = make_steward(tmp_path / "data", HashEncoder(), reader__allow_private_urls=True,
-                     reader__isolate=False, sync__rate_per_host=0.0, sync__grace_days=0.0)
+    s = steward_for(tmp_path)
     yield s
     s.close()
 
