@@ -185,7 +185,7 @@ def _groups(steward: Steward, since: str) -> list[Group]:
     if not rows:
         return []
     questions = [r[0] for r in rows]
-    vectors = _vectors(steward, rows)
+    vectors = _unit(_vectors(steward, rows))
     labels = cluster(vectors, GROUP_DISTANCE_BY_MODEL.get(steward.config.index.model,
                                                           GROUP_DISTANCE))
     groups = []
@@ -236,23 +236,25 @@ def _vectors(steward: Steward, rows: Sequence[tuple]) -> np.ndarray:
     return np.stack([vectors[i] for i in range(len(rows))]).astype(np.float32)
 
 
-def cluster(vectors: np.ndarray, max_distance: float) -> list[int]:
-    """A group number per row: average-linkage clustering on cosine distance, cut where
-    groups are further apart than ``max_distance``."""
-    if len(vectors) == 1:
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def cluster(unit: np.ndarray, max_distance: float) -> list[int]:
+    """A group number per row of unit vectors: average-linkage clustering on cosine
+    distance, cut where groups are further apart than ``max_distance``."""
+    if len(unit) == 1:
         return [0]
     # Imported here: only a report with logged questions pays for loading scikit-learn.
     from sklearn.cluster import AgglomerativeClustering
 
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
                                     distance_threshold=max_distance)
     return [int(g) for g in model.fit_predict(unit.astype(np.float64))]
 
 
-def _by_centrality(vectors: np.ndarray) -> Sequence[int]:
+def _by_centrality(unit: np.ndarray) -> Sequence[int]:
     """Indexes from the most central question (highest mean cosine to the others) out."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     mean = (unit @ unit.T).mean(axis=1)
     return list(np.argsort(-mean, kind="stable"))
 
