@@ -15,3 +15,12 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def status_kb(field: str) -> int:
+    """A ``/proc/self/status`` figure in kB (``VmRSS``, ``VmHWM``, ``RssAnon``...); 0 if absent."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0

@@ -45,6 +45,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.machine import status_kb
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "soak.json"
 PLOT = REPO / "docs" / "soak.png"
@@ -110,13 +112,6 @@ class Soak:
                 problems.append(f"{name} keeps growing: {g['last_per_h']:+.1f}/h in the last third "
                                 f"against {g['first_per_h']:+.1f}/h in the first")
         return problems
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _threads() -> int:
@@ -297,7 +292,7 @@ async def _soak(args: argparse.Namespace, work: Path) -> Soak:
                 lat = list(since_sample)
                 since_sample.clear()
                 soak.samples.append(Sample(
-                    t=round(time.monotonic() - start, 1), rss_mb=round(_rss_mb(), 1),
+                    t=round(time.monotonic() - start, 1), rss_mb=round(status_kb("VmRSS") / 1024, 1),
                     fds=len(os.listdir("/proc/self/fd")), threads=_threads(),
                     data_mb=round(_disk_mb(data), 2), answered=len(soak.latencies),
                     latency_p50=round(statistics.median(lat), 3) if lat else None,

@@ -31,13 +31,7 @@ from collections import defaultdict  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+from bench.machine import status_kb  # noqa: E402
 
 
 def _steward(data: str, config: str | None, sets: list[str]):  # type: ignore[no-untyped-def]
@@ -110,13 +104,13 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
         "startup_s": ready - args.spawned,
         "startup_in_process_s": ready - SPAWNED_AT,
         "first_answered": first.answered,
-        "rss_after_first_mb": _status_kb("VmRSS") / 1024,
+        "rss_after_first_mb": status_kb("VmRSS") / 1024,
         "index_type": steward.searcher.generation.manifest.index_type,
         "index_params": steward.searcher.generation.manifest.index_params,
         "passages": steward.searcher.generation.dense.size,
     }
     if args.startup_only:
-        out["peak_rss_mb"] = _status_kb("VmHWM") / 1024
+        out["peak_rss_mb"] = status_kb("VmHWM") / 1024
         return out
 
     timer = StageTimer()
@@ -194,12 +188,12 @@ def serve(args: argparse.Namespace) -> dict[str, object]:
         "questions_per_s": len(conc) / wall,
         "cpu_ms_per_question": (time.process_time() - cpu_started) / max(1, len(conc)) * 1000,
     }
-    out["peak_rss_mb"] = _status_kb("VmHWM") / 1024
-    out["rss_mb"] = _status_kb("VmRSS") / 1024
+    out["peak_rss_mb"] = status_kb("VmHWM") / 1024
+    out["rss_mb"] = status_kb("VmRSS") / 1024
     # File-backed pages are the memory-mapped index (and libraries): clean, shared by every
     # process serving the same generation, and reclaimable; anonymous pages are this process's.
-    out["rss_file_mb"] = _status_kb("RssFile") / 1024
-    out["rss_anon_mb"] = _status_kb("RssAnon") / 1024
+    out["rss_file_mb"] = status_kb("RssFile") / 1024
+    out["rss_anon_mb"] = status_kb("RssAnon") / 1024
 
     if args.baseline_vectors:
         out["baseline"] = baseline(steward, questions[: args.baseline_questions], args.baseline_vectors)
